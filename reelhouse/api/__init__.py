@@ -1,0 +1,1 @@
+"""The HTTP API under /v1: routers, wire schemas and the error envelope."""

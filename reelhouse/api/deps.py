@@ -1,0 +1,73 @@
+"""Request dependencies: the process runtime and the caller's workspace."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from reelhouse.api.errors import ApiError, invalid_field
+from reelhouse.api.schemas import OrderBy
+from reelhouse.catalog import is_uuid
+from reelhouse.runtime import Runtime
+from reelhouse.tokens import authenticate
+
+_basic = HTTPBasic(auto_error=False, description="Access token id as user name, secret key as password")
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def workspace_id(
+    request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+) -> str:
+    """The workspace of a valid, unrevoked access token; 401 in the envelope otherwise."""
+    challenge = {"WWW-Authenticate": 'Basic realm="reelhouse"'}
+    if credentials is None:
+        raise ApiError(401, "Unauthorized", "Send an access token id and secret key with HTTP Basic auth.",
+                       headers=challenge)
+    with runtime(request).db.read() as session:
+        token = authenticate(session, credentials.username, credentials.password)
+        if token is None:
+            raise ApiError(401, "Unauthorized", "The access token is unknown, revoked or its secret is wrong.",
+                           headers=challenge)
+        return token.workspace_id
+
+
+def media_id(value: Annotated[str, Path(alias="mediaId", max_length=255)]) -> str:
+    if not is_uuid(value):
+        raise invalid_field("mediaId")
+    return value
+
+
+def upload_id(value: Annotated[str, Path(alias="uploadId", max_length=255)]) -> str:
+    if not is_uuid(value):
+        raise invalid_field("uploadId")
+    return value
+
+
+class Page:
+    """`offset` is a 1-based page number, `limit` the page size (FastPix's pagination)."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+        offset: Annotated[int, Query(ge=1)] = 1,
+        order_by: Annotated[OrderBy, Query(alias="orderBy")] = "desc",
+    ) -> None:
+        self.limit = limit
+        self.page = offset
+        self.order_by = order_by
+
+    @property
+    def skip(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+WorkspaceDep = Annotated[str, Depends(workspace_id)]
+MediaIdDep = Annotated[str, Depends(media_id)]
+UploadIdDep = Annotated[str, Depends(upload_id)]
+PageDep = Annotated[Page, Depends()]

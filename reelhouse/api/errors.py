@@ -1,0 +1,98 @@
+"""The error envelope every failure uses: `{"success": false, "error": {code, message, description[, fields]}}`.
+
+Clients (the FastPix SDKs) pick their exception class from the status code and read `error.message`,
+so every path out of the app — our own errors, validation, unknown routes, crashes — ends here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        description: str | None = None,
+        *,
+        fields: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.description = description
+        self.fields = fields
+        self.headers = headers
+
+
+def not_found(what: str = "Media") -> ApiError:
+    return ApiError(404, f"{what} not found", f"The requested {what.lower()} does not exist in this workspace.")
+
+
+def invalid_field(field: str, message: str = "is invalid") -> ApiError:
+    return ApiError(422, "payload validation failed", fields=[{"field": field, "message": message}])
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    body: dict[str, Any] = {"code": error.status, "message": error.message}
+    if error.description:
+        body["description"] = error.description
+    if error.fields:
+        body["fields"] = error.fields
+    return JSONResponse({"success": False, "error": body}, status_code=error.status, headers=error.headers)
+
+
+_STATUS_MESSAGES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Payload too large",
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(errors: list[dict[str, Any]]) -> ApiError:
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return ApiError(400, "Invalid JSON body", "The request body is not valid JSON.")
+    fields = []
+    for e in errors:
+        message = e.get("msg", "is invalid")
+        # pydantic prefixes custom validator messages with "Value error, "; clients want just the reason.
+        message = message.removeprefix("Value error, ")
+        fields.append({"field": _field_name(tuple(e.get("loc", ()))), "message": message})
+    return ApiError(422, "payload validation failed", fields=fields)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(_validation_error(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else _STATUS_MESSAGES.get(exc.status_code, "Error")
+        return error_response(ApiError(exc.status_code, message, headers=getattr(exc, "headers", None)))
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(ApiError(500, "Internal server error", "The server failed to handle this request."))

@@ -1,0 +1,119 @@
+"""`/on-demand` media routes: create from URL, list, get, update, delete, input info."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from reelhouse import catalog
+from reelhouse.api import views
+from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep
+from reelhouse.api.errors import ApiError, not_found
+from reelhouse.api.routing import WireRoute
+from reelhouse.api.schemas import (
+    CreatedMediaOut,
+    CreateMediaRequest,
+    Envelope,
+    InputInfoOut,
+    ListEnvelope,
+    MediaOut,
+    MediaSettings,
+    SuccessOnly,
+    UpdateMediaRequest,
+)
+from reelhouse.db.models import Media
+from reelhouse.net.fetch import FetchError, check_url
+
+router = APIRouter(route_class=WireRoute, tags=["media"])
+
+
+def refuse_unsupported(settings: MediaSettings, reason: str | None = None) -> None:
+    """A 400 naming the feature, rather than accepting a request whose options would be silently ignored."""
+    reason = reason or settings.unsupported()
+    if reason:
+        raise ApiError(400, "Unsupported option", reason)
+
+
+def get_media(session: Session, workspace_id: str, media_id: str) -> Media:
+    media = catalog.find_media(session, workspace_id, media_id)
+    if media is None:
+        raise not_found()
+    return media
+
+
+@router.post("/on-demand", status_code=201, response_model=Envelope[CreatedMediaOut], summary="Create media from URL")
+def create_media(body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[CreatedMediaOut]:
+    for item in body.inputs:
+        refuse_unsupported(body, item.unsupported())
+    refuse_unsupported(body)
+    url = next(i.url for i in body.inputs if i.type == "video")
+    try:
+        check_url(url, rt.settings.address_policy)
+    except FetchError as exc:
+        raise ApiError(400, "Invalid input URL", str(exc)) from None
+    inputs = [i.model_dump(exclude_none=True) for i in body.inputs]
+    with rt.db.write() as session:
+        media = catalog.create_media(
+            session, rt.jobs, workspace_id=workspace, settings=body, inputs=inputs, source_url=url
+        )
+        out = views.created_media(media)
+    rt.jobs.notify()
+    return Envelope(data=out)
+
+
+@router.get("/on-demand", response_model=ListEnvelope[MediaOut], summary="List media")
+def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[MediaOut]:
+    order = Media.created_at.desc() if page.order_by == "desc" else Media.created_at.asc()
+    with rt.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(Media).where(Media.workspace_id == workspace))
+        rows = session.scalars(
+            select(Media)
+            .where(Media.workspace_id == workspace)
+            .order_by(order, Media.id)
+            .offset(page.skip)
+            .limit(page.limit)
+            .options(selectinload(Media.playback_ids), selectinload(Media.tracks))
+        ).all()
+        data = [views.media(row, rt.settings.base_url) for row in rows]
+    return ListEnvelope(data=data, pagination=views.pagination(total or 0, page.page, page.limit))
+
+
+@router.get("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Get a media by ID")
+def read_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[MediaOut]:
+    with rt.db.read() as session:
+        return Envelope(data=views.media(get_media(session, workspace, media_id), rt.settings.base_url))
+
+
+@router.patch("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Update a media by ID")
+def update_media(
+    media_id: MediaIdDep, body: UpdateMediaRequest, rt: RuntimeDep, workspace: WorkspaceDep
+) -> Envelope[MediaOut]:
+    with rt.db.write() as session:
+        media = get_media(session, workspace, media_id)
+        if body.metadata is not None:
+            media.meta = dict(body.metadata)
+        if body.title is not None:
+            media.title = body.title
+        if body.creator_id is not None:
+            media.creator_id = body.creator_id
+        session.flush()
+        return Envelope(data=views.media(media, rt.settings.base_url))
+
+
+@router.delete("/on-demand/{mediaId}", response_model=SuccessOnly, summary="Delete a media by ID")
+def delete_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> SuccessOnly:
+    with rt.db.write() as session:
+        media = get_media(session, workspace, media_id)
+        session.delete(media)
+        deleted_id = media.id
+    catalog.purge_media_objects(rt.storage, deleted_id)
+    return SuccessOnly()
+
+
+@router.get("/on-demand/{mediaId}/input-info", response_model=Envelope[InputInfoOut], summary="Get info of media inputs")
+def input_info(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[InputInfoOut]:
+    with rt.db.read() as session:
+        media = get_media(session, workspace, media_id)
+        upload_url = rt.upload_urls.url(media.upload.id, media.upload.expires_at) if media.upload else None
+        return Envelope(data=views.input_info(media, upload_url))

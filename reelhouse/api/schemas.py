@@ -1,0 +1,272 @@
+"""Wire models: JSON field names, enums and limits exactly as FastPix clients send and expect them.
+
+Requests ignore keys they do not know (newer SDKs send more); enum values and limits are checked
+strictly so a typo is a 422 naming the field, not a silently different behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.alias_generators import to_camel
+
+AccessPolicy = Literal["public", "private", "drm"]
+Resolution = Literal["2160p", "1440p", "1080p", "720p", "480p", "360p"]
+Mp4Support = Literal["capped_4k", "audioOnly", "audioOnly,capped_4k"]
+MediaQuality = Literal["standard", "pro", "premium"]
+OrderBy = Literal["asc", "desc"]
+Text255 = Annotated[str, StringConstraints(max_length=255)]
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 10:
+        raise ValueError("at most 10 metadata keys are allowed")
+    for key, item in value.items():
+        if not key or len(key) > 255:
+            raise ValueError("metadata keys must be 1 to 255 characters")
+        if len(item) > 255:
+            raise ValueError(f"metadata value for {key!r} is longer than 255 characters")
+    return value
+
+
+Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+
+# ---------------------------------------------------------------- requests
+
+
+class RestrictionRules(Wire):
+    default_policy: Literal["allow", "deny"] = "allow"
+    allow: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] = Field(default_factory=list)
+    deny: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] = Field(default_factory=list)
+
+
+class AccessRestrictions(Wire):
+    domains: RestrictionRules = Field(default_factory=RestrictionRules)
+    user_agents: RestrictionRules = Field(default_factory=RestrictionRules)
+
+
+class SubtitlesOption(Wire):
+    language_name: str | None = None
+    metadata: Metadata | None = None
+    language_code: Literal["en", "it", "pl", "es", "fr", "ru", "nl"] | None = None
+
+
+class SummaryOption(Wire):
+    generate: bool
+    summary_length: Annotated[int, Field(ge=30, le=250)] = 100
+
+
+class ModerationOption(Wire):
+    type: Literal["video", "audio", "av"]
+
+
+class Input(Wire):
+    """One entry of `inputs`. Only the kinds reelhouse performs are accepted; see `unsupported()`."""
+
+    type: Literal["video", "audio", "watermark", "subtitle"]
+    url: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    start_time: Annotated[float, Field(ge=0)] | None = None
+    end_time: Annotated[float, Field(gt=0)] | None = None
+    intro_url: str | None = None
+    outro_url: str | None = None
+    expunge_segments: list[str] | None = None
+    segments: list[dict] | None = None
+    language_name: str | None = None
+    language_code: str | None = None
+
+    def unsupported(self) -> str | None:
+        """Why this server cannot honour the input yet, or None. Refusing is better than silently ignoring."""
+        if self.type != "video":
+            return f"inputs of type {self.type!r} are not supported by this server yet"
+        extras = [name for name in ("start_time", "end_time", "intro_url", "outro_url", "expunge_segments", "segments")
+                  if getattr(self, name) is not None]
+        if extras:
+            return f"{to_camel(extras[0])} is not supported by this server yet"
+        return None
+
+
+class MediaSettings(Wire):
+    """What create-media and direct-upload share: how the resulting media is built and played."""
+
+    access_policy: AccessPolicy
+    access_restrictions: AccessRestrictions | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    title: Text255 | None = None
+    creator_id: Text255 | None = None
+    max_resolution: Resolution = "1080p"
+    media_quality: MediaQuality = "standard"
+    mp4_support: Mp4Support | None = None
+    source_access: bool = False
+    optimize_audio: bool = False
+    subtitles: SubtitlesOption | None = None
+    summary: SummaryOption | None = None
+    chapters: bool | None = None
+    named_entities: bool | None = None
+    moderation: ModerationOption | None = None
+    drm_configuration_id: str | None = None
+
+    def unsupported(self) -> str | None:
+        """Features a client may ask for that this server does not perform yet: refused rather than ignored."""
+        if self.access_policy == "drm":
+            return "DRM playback is not supported by this server"
+        for name in ("subtitles", "summary", "chapters", "named_entities", "moderation", "mp4_support"):
+            if getattr(self, name) not in (None, False):
+                return f"{to_camel(name)} is not supported by this server yet"
+        return None
+
+
+class CreateMediaRequest(MediaSettings):
+    inputs: Annotated[list[Input], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _one_video_input(self) -> CreateMediaRequest:
+        videos = [i for i in self.inputs if i.type == "video"]
+        if len(videos) != 1 or not videos[0].url:
+            raise ValueError("inputs must hold exactly one input of type 'video' with a url")
+        return self
+
+
+class PushMediaSettings(MediaSettings):
+    inputs: list[Input] | None = None
+    start_time: Annotated[float, Field(ge=0)] | None = None
+    end_time: Annotated[float, Field(gt=0)] | None = None
+
+
+class DirectUploadRequest(Wire):
+    cors_origin: Annotated[str, StringConstraints(min_length=1, max_length=255)] = "*"
+    push_media_settings: PushMediaSettings
+    timeout: Annotated[int, Field(ge=60)] | None = None
+
+
+class UpdateMediaRequest(Wire):
+    metadata: Metadata | None = None
+    title: Text255 | None = None
+    creator_id: Text255 | None = None
+
+
+# ---------------------------------------------------------------- responses
+
+T = TypeVar("T")
+
+
+class Pagination(Wire):
+    total_records: int
+    current_offset: int
+    offset_count: int
+
+
+class Envelope(Wire, Generic[T]):
+    success: bool = True
+    data: T
+
+
+class ListEnvelope(Wire, Generic[T]):
+    success: bool = True
+    data: list[T]
+    pagination: Pagination
+
+
+class SuccessOnly(Wire):
+    success: bool = True
+
+
+class PlaybackIdOut(Wire):
+    id: str | None = None
+    access_policy: AccessPolicy
+    access_restrictions: AccessRestrictions
+    resolution: str | None = None
+
+
+class TrackOut(Wire):
+    id: str | None = None
+    type: Literal["video", "audio", "subtitle"]
+    status: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_rate: str | None = None
+    language_code: str | None = None
+    language_name: str | None = None
+    title: str | None = None
+
+
+class MediaOut(Wire):
+    id: str
+    workspace_id: str
+    status: str
+    thumbnail: str | None = None
+    title: str | None = None
+    creator_id: str | None = None
+    metadata: dict[str, str]
+    media_quality: str
+    max_resolution: str
+    source_resolution: str | None = None
+    source_access: bool
+    optimize_audio: bool
+    playback_ids: list[PlaybackIdOut]
+    tracks: list[TrackOut]
+    generated_subtitles: list[dict] = Field(default_factory=list)
+    is_audio_only: bool
+    subtitle_available: bool = False
+    duration: str | None = None
+    frame_rate: str | None = None
+    aspect_ratio: str | None = None
+    upload_id: str | None = None
+    error: str | None = Field(default=None, description="why the media Failed (reelhouse extension)")
+    created_at: str
+    updated_at: str
+
+
+class CreatedMediaOut(Wire):
+    id: str
+    trial: bool = False
+    status: str
+    created_at: str
+    updated_at: str
+    playback_ids: list[PlaybackIdOut]
+    metadata: dict[str, str]
+    max_resolution: Resolution
+    media_quality: str
+    inputs: list[dict]
+    optimize_audio: bool
+    source_access: bool
+
+
+class UploadOut(Wire):
+    upload_id: str
+    trial: bool = False
+    status: str
+    url: str
+    timeout: int
+    cors_origin: str
+    push_media_settings: dict
+    media_id: str | None = None
+
+
+class CancelledUploadOut(Wire):
+    upload_id: str
+    trial: bool = False
+    status: str
+    url: str
+    timeout: int
+    cors_origin: str
+    max_resolution: str
+    access_policy: str
+    metadata: dict[str, str]
+
+
+class InputInfoFile(Wire):
+    container_format: str
+    tracks: list[TrackOut]
+
+
+class InputInfoOut(Wire):
+    configuration: dict[str, str | None]
+    file: InputInfoFile | None = None

@@ -1,0 +1,83 @@
+"""Direct-upload routes under /v1: create a signed upload URL, list unused ones, cancel one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from reelhouse.api import views
+from reelhouse.api.deps import PageDep, RuntimeDep, UploadIdDep, WorkspaceDep
+from reelhouse.api.errors import ApiError, invalid_field, not_found
+from reelhouse.api.media import refuse_unsupported
+from reelhouse.api.routing import WireRoute
+from reelhouse.api.schemas import (
+    CancelledUploadOut,
+    DirectUploadRequest,
+    Envelope,
+    ListEnvelope,
+    UploadOut,
+)
+from reelhouse.db.models import Upload, utcnow
+from reelhouse.storage.keys import upload_prefix
+
+router = APIRouter(route_class=WireRoute, tags=["uploads"])
+
+
+@router.post("/on-demand/upload", status_code=201, response_model=Envelope[UploadOut], summary="Create a direct upload URL")
+def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[UploadOut]:
+    settings = body.push_media_settings
+    for item in settings.inputs or []:
+        if item.type != "video" or item.url:
+            refuse_unsupported(settings, f"inputs of type {item.type!r} are not supported on direct uploads yet")
+    if settings.start_time is not None or settings.end_time is not None:
+        refuse_unsupported(settings, "startTime/endTime trimming is not supported by this server yet")
+    refuse_unsupported(settings)
+    timeout = body.timeout or rt.settings.upload_default_timeout
+    if timeout > rt.settings.upload_max_timeout:
+        raise invalid_field("timeout", f"must be at most {rt.settings.upload_max_timeout} seconds")
+    now = utcnow()
+    with rt.db.write() as session:
+        upload = Upload(
+            workspace_id=workspace,
+            cors_origin=body.cors_origin,
+            timeout=timeout,
+            expires_at=now + timedelta(seconds=timeout),
+            settings=settings.model_dump(exclude_none=True, exclude={"inputs", "start_time", "end_time"}),
+        )
+        session.add(upload)
+        session.flush()
+        return Envelope(data=views.upload(upload, rt.upload_urls.url(upload.id, upload.expires_at)))
+
+
+@router.get("/on-demand/uploads", response_model=ListEnvelope[UploadOut], summary="Get all unused upload URLs")
+def list_uploads(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[UploadOut]:
+    unused = (Upload.workspace_id == workspace, Upload.status != "completed")
+    order = Upload.created_at.desc() if page.order_by == "desc" else Upload.created_at.asc()
+    with rt.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(Upload).where(*unused))
+        rows = session.scalars(
+            select(Upload).where(*unused).order_by(order, Upload.id).offset(page.skip).limit(page.limit)
+            .options(selectinload(Upload.media))
+        ).all()
+        data = [views.upload(row, rt.upload_urls.url(row.id, row.expires_at)) for row in rows]
+    return ListEnvelope(data=data, pagination=views.pagination(total or 0, page.page, page.limit))
+
+
+@router.put(
+    "/on-demand/upload/{uploadId}/cancel", response_model=Envelope[CancelledUploadOut], summary="Cancel ongoing upload"
+)
+def cancel_upload(upload_id: UploadIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[CancelledUploadOut]:
+    with rt.db.write() as session:
+        upload = session.get(Upload, upload_id, with_for_update=True)
+        if upload is None or upload.workspace_id != workspace:
+            raise not_found("Upload")
+        if upload.status == "completed":
+            raise ApiError(400, "Upload already completed", "The file was fully received and its media was created.")
+        upload.status = "cancelled"
+        session.flush()
+        out = views.cancelled_upload(upload, rt.upload_urls.url(upload.id, upload.expires_at))
+    rt.storage.delete_prefix(upload_prefix(upload_id))
+    return Envelope(data=out)

@@ -1,0 +1,148 @@
+"""Rows to wire objects, formatted the way FastPix clients parse them (spec section 4)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from reelhouse.api.schemas import (
+    AccessRestrictions,
+    CancelledUploadOut,
+    CreatedMediaOut,
+    InputInfoFile,
+    InputInfoOut,
+    MediaOut,
+    Pagination,
+    PlaybackIdOut,
+    RestrictionRules,
+    TrackOut,
+    UploadOut,
+)
+from reelhouse.db.models import Media, MediaStatus, PlaybackId, Track, Upload, utcnow
+
+
+def timestamp(value: datetime) -> str:
+    """RFC 3339 with microseconds and Z, as the live API sends."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def duration(seconds: float | None) -> str | None:
+    """A decimal-seconds string: the one form both fastpix-python 1.1 (str) and 1.2 (float) accept."""
+    return None if seconds is None else f"{seconds:.2f}"
+
+
+def pagination(total: int, page: int, limit: int) -> Pagination:
+    return Pagination(total_records=total, current_offset=page, offset_count=math.ceil(total / limit))
+
+
+def playback_id(row: PlaybackId) -> PlaybackIdOut:
+    return PlaybackIdOut(
+        id=row.id,
+        access_policy=row.access_policy,
+        access_restrictions=AccessRestrictions(
+            domains=RestrictionRules.model_validate(row.domains or {}),
+            user_agents=RestrictionRules.model_validate(row.user_agents or {}),
+        ),
+        resolution=row.resolution,
+    )
+
+
+def track(row: Track) -> TrackOut:
+    if row.type == "video":
+        return TrackOut(id=row.id, type="video", status=row.status, width=row.width, height=row.height,
+                        frame_rate=row.frame_rate)
+    return TrackOut(id=row.id, type=row.type, status=row.status, language_code=row.language_code or "und",
+                    language_name=row.language_name or "default", title=row.title)
+
+
+def source_resolution(media: Media) -> str | None:
+    """FastPix reports the source's short side without a `p` (live: "720")."""
+    if media.width is None or media.height is None:
+        return None
+    return str(min(media.width, media.height))
+
+
+def media(row: Media, base_url: str) -> MediaOut:
+    ready = row.status == MediaStatus.READY and row.playback_ids
+    return MediaOut(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        status=row.status,
+        thumbnail=f"{base_url}/images/{row.playback_ids[0].id}/thumbnail.png" if ready and not row.is_audio_only else None,
+        title=row.title,
+        creator_id=row.creator_id,
+        metadata=row.meta,
+        media_quality=row.media_quality,
+        max_resolution=row.max_resolution,
+        source_resolution=source_resolution(row),
+        source_access=row.source_access,
+        optimize_audio=row.optimize_audio,
+        playback_ids=[playback_id(p) for p in row.playback_ids],
+        tracks=[track(t) for t in row.tracks],
+        is_audio_only=row.is_audio_only,
+        duration=duration(row.duration),
+        frame_rate=row.frame_rate,
+        aspect_ratio=row.aspect_ratio,
+        upload_id=row.upload_id,
+        error=row.error,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+    )
+
+
+def created_media(row: Media) -> CreatedMediaOut:
+    return CreatedMediaOut(
+        id=row.id,
+        status=row.status,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+        playback_ids=[playback_id(p) for p in row.playback_ids],
+        metadata=row.meta,
+        max_resolution=row.max_resolution,
+        media_quality=row.media_quality,
+        inputs=row.inputs,
+        optimize_audio=row.optimize_audio,
+        source_access=row.source_access,
+    )
+
+
+def upload_status(row: Upload) -> str:
+    """`timed_out` is derived, not stored: an unfinished upload whose URL has expired."""
+    if row.status == "waiting" and row.expires_at <= utcnow():
+        return "timed_out"
+    return row.status
+
+
+def upload(row: Upload, url: str) -> UploadOut:
+    settings = dict(row.settings)
+    restrictions = settings.get("accessRestrictions") or AccessRestrictions().model_dump()
+    settings["playbackIds"] = [{"accessPolicy": settings["accessPolicy"], "accessRestrictions": restrictions}]
+    return UploadOut(
+        upload_id=row.id,
+        status=upload_status(row),
+        url=url,
+        timeout=row.timeout,
+        cors_origin=row.cors_origin,
+        push_media_settings=settings,
+        media_id=row.media.id if row.media else None,
+    )
+
+
+def cancelled_upload(row: Upload, url: str) -> CancelledUploadOut:
+    return CancelledUploadOut(
+        upload_id=row.id,
+        status=upload_status(row),
+        url=url,
+        timeout=row.timeout,
+        cors_origin=row.cors_origin,
+        max_resolution=row.settings.get("maxResolution", "1080p"),
+        access_policy=row.settings["accessPolicy"],
+        metadata=row.settings.get("metadata", {}),
+    )
+
+
+def input_info(row: Media, upload_url: str | None) -> InputInfoOut:
+    file = None
+    if row.container_format:
+        file = InputInfoFile(container_format=row.container_format, tracks=[track(t) for t in row.tracks])
+    return InputInfoOut(configuration={"url": row.source_url or upload_url}, file=file)

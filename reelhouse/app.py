@@ -1,0 +1,49 @@
+"""The ASGI application: the /v1 API, the upload URL endpoint and, in `serve`, the embedded workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from reelhouse import __version__
+from reelhouse.api import errors, media, uploads
+from reelhouse.jobs.handlers import HANDLERS
+from reelhouse.jobs.worker import WorkerPool
+from reelhouse.runtime import Runtime
+from reelhouse.settings import Settings
+from reelhouse.uploads import protocol
+
+
+def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
+    """`workers=False` serves the API alone, for nodes where separate worker processes run the jobs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.open(settings)
+        app.state.runtime = runtime
+        pool = WorkerPool(runtime, HANDLERS, settings.workers if workers else 0)
+        pool.start()
+        try:
+            yield
+        finally:
+            pool.stop()
+            runtime.close()
+
+    app = FastAPI(
+        title="reelhouse",
+        version=__version__,
+        description="Self-hosted on-demand video, wire-compatible with FastPix's manage-videos API.",
+        lifespan=lifespan,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    v1 = APIRouter(prefix="/v1")
+    v1.include_router(uploads.router)  # before media: `/on-demand/uploads` must not match `/on-demand/{mediaId}`
+    v1.include_router(media.router)
+    app.include_router(v1)
+    app.include_router(protocol.router)
+    return app

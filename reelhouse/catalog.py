@@ -1,0 +1,79 @@
+"""Creating, finding and deleting media: the rules shared by the API, the upload endpoint and the workers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from reelhouse.api.schemas import AccessRestrictions, MediaSettings
+from reelhouse.db.models import Media, PlaybackId
+from reelhouse.jobs.queue import JobQueue
+from reelhouse.storage import Storage
+from reelhouse.storage.keys import media_prefix
+
+OPTION_FIELDS = ("subtitles", "summary", "chapters", "named_entities", "moderation")
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def new_playback_id(policy: str, restrictions: AccessRestrictions | None) -> PlaybackId:
+    restrictions = restrictions or AccessRestrictions()
+    return PlaybackId(
+        access_policy=policy,
+        domains=restrictions.domains.model_dump(),
+        user_agents=restrictions.user_agents.model_dump(),
+    )
+
+
+def create_media(
+    session: Session,
+    queue: JobQueue,
+    *,
+    workspace_id: str,
+    settings: MediaSettings,
+    inputs: list[dict[str, Any]],
+    source_url: str | None = None,
+    upload_id: str | None = None,
+) -> Media:
+    """Adds the media, its first playback ID and its ingest job to the caller's transaction."""
+    media = Media(
+        workspace_id=workspace_id,
+        upload_id=upload_id,
+        title=settings.title,
+        creator_id=settings.creator_id,
+        meta=dict(settings.metadata),
+        max_resolution=settings.max_resolution,
+        media_quality=settings.media_quality,
+        source_access=settings.source_access,
+        optimize_audio=settings.optimize_audio,
+        mp4_support=settings.mp4_support,
+        inputs=inputs,
+        options=settings.model_dump(include=set(OPTION_FIELDS), exclude_none=True),
+        source_url=source_url,
+    )
+    media.playback_ids.append(new_playback_id(settings.access_policy, settings.access_restrictions))
+    session.add(media)
+    session.flush()
+    queue.enqueue(session, "ingest", workspace_id=workspace_id, media_id=media.id)
+    return media
+
+
+def find_media(session: Session, workspace_id: str, media_id: str) -> Media | None:
+    """By media id, or by the id of the direct upload that created it (FastPix accepts both)."""
+    query = select(Media).where(
+        Media.workspace_id == workspace_id, or_(Media.id == media_id, Media.upload_id == media_id)
+    )
+    return session.scalar(query)
+
+
+def purge_media_objects(storage: Storage, media_id: str) -> None:
+    storage.delete_prefix(media_prefix(media_id))

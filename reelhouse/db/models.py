@@ -1,0 +1,181 @@
+"""Database rows: the single source of truth for media, uploads, tokens and jobs.
+
+Every row a client can reach carries `workspace_id`; queries always filter on it, so one workspace's
+token can never read or learn of another's objects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite keeps no time zone, so every timestamp is stored and compared as naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class MediaStatus(StrEnum):
+    """The lifecycle FastPix clients know (spec 6.1)."""
+
+    CREATED = "Created"
+    DOWNLOADING = "Downloading"
+    DOWNLOADED = "Downloaded"
+    VALIDATING = "Validating"
+    IN_QUEUE = "In Queue"
+    PROCESSING = "Processing"
+    READY = "Ready"
+    FAILED = "Failed"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime()}
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccessToken(Base):
+    __tablename__ = "access_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    workspace: Mapped[Workspace] = relationship()
+
+
+class ServerSecret(Base):
+    """Server-wide secrets (e.g. the upload URL signing key), kept in the database so every API node shares them."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class Upload(Timestamps, Base):
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | completed | cancelled
+    cors_origin: Mapped[str] = mapped_column(String(255), default="*")
+    timeout: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime]
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # pushMediaSettings, validated
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    total_size: Mapped[int | None] = mapped_column(BigInteger)
+    committed: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    media: Mapped[Media | None] = relationship(back_populates="upload")
+
+
+class Media(Timestamps, Base):
+    __tablename__ = "media"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[str | None] = mapped_column(ForeignKey("uploads.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=MediaStatus.CREATED)
+    error: Mapped[str | None] = mapped_column(Text)  # why the media Failed, readable by people
+
+    title: Mapped[str | None] = mapped_column(String(255))
+    creator_id: Mapped[str | None] = mapped_column(String(255))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    max_resolution: Mapped[str] = mapped_column(String(8), default="1080p")
+    media_quality: Mapped[str] = mapped_column(String(16), default="standard")
+    source_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    optimize_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    mp4_support: Mapped[str | None] = mapped_column(String(32))
+    inputs: Mapped[list[Any]] = mapped_column(default=list)  # echoed back as sent
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # subtitles/summary/chapters/... as requested
+    source_url: Mapped[str | None] = mapped_column(Text)
+
+    # Filled by probing the stored original.
+    container_format: Mapped[str | None] = mapped_column(String(32))
+    duration: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    frame_rate: Mapped[str | None] = mapped_column(String(16))
+    aspect_ratio: Mapped[str | None] = mapped_column(String(16))
+    is_audio_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    upload: Mapped[Upload | None] = relationship(back_populates="media")
+    playback_ids: Mapped[list[PlaybackId]] = relationship(
+        cascade="all, delete-orphan", order_by="PlaybackId.created_at", passive_deletes=True
+    )
+    tracks: Mapped[list[Track]] = relationship(
+        cascade="all, delete-orphan", order_by="Track.position", passive_deletes=True
+    )
+
+
+class PlaybackId(Base):
+    __tablename__ = "playback_ids"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    access_policy: Mapped[str] = mapped_column(String(16))
+    domains: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    user_agents: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    resolution: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Track(Base):
+    __tablename__ = "tracks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(16))  # video | audio | subtitle
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    stream_index: Mapped[int | None]  # index in the original when probed from it
+    language_code: Mapped[str | None] = mapped_column(String(35))
+    language_name: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    frame_rate: Mapped[str | None] = mapped_column(String(16))
+    codec: Mapped[str | None] = mapped_column(String(32))
+
+
+class Job(Timestamps, Base):
+    """One step of the media pipeline. Claimed under a lease, so a job whose worker died is taken up again."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(255), unique=True)  # (media, step, params): enqueueing twice is a no-op
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    media_id: Mapped[str | None] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)

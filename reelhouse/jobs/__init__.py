@@ -1,0 +1,1 @@
+"""Media pipeline jobs: rows in the database are the truth; workers claim them under a lease."""

@@ -1,0 +1,112 @@
+"""The job queue: enqueue inside the caller's transaction, claim under a lease, finish or retry.
+
+A job is keyed by (media, step, params), so enqueueing the same step twice is a no-op. A worker
+holds a lease it renews while the job runs; when a worker dies its lease runs out and any worker
+claims the job again. Claiming is a compare-and-set UPDATE, which is race-free on SQLite and
+PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from reelhouse.db.engine import Database
+from reelhouse.db.models import Job, utcnow
+from reelhouse.settings import Settings
+
+
+def job_key(kind: str, media_id: str | None, params: dict[str, Any]) -> str:
+    return f"{kind}:{media_id}:{json.dumps(params, sort_keys=True, separators=(',', ':'))}"
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        and_(Job.status == "queued", Job.run_after <= now),
+        and_(Job.status == "running", Job.lease_until < now),
+    )
+
+
+class JobQueue:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.lease = timedelta(seconds=settings.job_lease_seconds)
+        self.max_attempts = settings.job_max_attempts
+        self.wakeup = threading.Event()
+
+    def enqueue(
+        self, session: Session, kind: str, *, workspace_id: str, media_id: str | None, params: dict[str, Any] | None = None
+    ) -> Job:
+        """Adds the job to the caller's transaction, so it exists exactly when the change that needs it commits."""
+        params = params or {}
+        key = job_key(kind, media_id, params)
+        job = session.scalar(select(Job).where(Job.key == key))
+        if job is None:
+            job = Job(key=key, kind=kind, workspace_id=workspace_id, media_id=media_id, params=params)
+            session.add(job)
+        elif job.status in ("done", "failed"):
+            job.status, job.attempts, job.error, job.progress, job.run_after = "queued", 0, None, 0.0, utcnow()
+        session.flush()
+        return job
+
+    def notify(self) -> None:
+        """Wakes idle workers in this process (others find the job at their next poll)."""
+        self.wakeup.set()
+
+    def claim(self, kinds: Iterable[str]) -> Job | None:
+        kinds = list(kinds)
+        with self.db.write() as session:
+            now = utcnow()
+            candidates = session.scalars(
+                select(Job.id).where(Job.kind.in_(kinds), _claimable(now)).order_by(Job.created_at).limit(8)
+            ).all()
+            for job_id in candidates:
+                claimed = session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, _claimable(now))
+                    .values(status="running", attempts=Job.attempts + 1, lease_until=now + self.lease)
+                )
+                if claimed.rowcount == 1:
+                    return session.get(Job, job_id)
+        return None
+
+    def renew(self, job_ids: Iterable[str]) -> None:
+        job_ids = list(job_ids)
+        if not job_ids:
+            return
+        with self.db.write() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(job_ids), Job.status == "running")
+                .values(lease_until=utcnow() + self.lease)
+            )
+
+    def progress(self, job_id: str, fraction: float) -> None:
+        with self.db.write() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(progress=max(0.0, min(1.0, fraction))))
+
+    def complete(self, job_id: str) -> None:
+        with self.db.write() as session:
+            session.execute(
+                update(Job).where(Job.id == job_id).values(status="done", progress=1.0, lease_until=None, error=None)
+            )
+
+    def retry_or_fail(self, job: Job, error: str, *, permanent: bool) -> bool:
+        """Schedules another attempt with jittered exponential backoff; returns True when the job gave up."""
+        give_up = permanent or job.attempts >= self.max_attempts
+        with self.db.write() as session:
+            values: dict[str, Any] = {"error": error[:4000], "lease_until": None}
+            if give_up:
+                values["status"] = "failed"
+            else:
+                delay = min(300.0, 2.0 ** job.attempts) * (0.5 + random.random())
+                values.update(status="queued", run_after=utcnow() + timedelta(seconds=delay))
+            session.execute(update(Job).where(Job.id == job.id).values(**values))
+        return give_up

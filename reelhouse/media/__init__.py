@@ -1,0 +1,1 @@
+"""Media inspection and processing built on ffmpeg and PyAV."""

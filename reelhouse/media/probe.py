@@ -1,0 +1,192 @@
+"""Inspect uploaded media with PyAV, rejecting files that cannot actually be played."""
+
+import itertools
+import pathlib
+from dataclasses import dataclass
+
+import av
+from av.container import InputContainer
+from av.frame import Frame
+from av.stream import Disposition, Stream
+
+# Demuxing is bounded so that a hostile or broken file cannot keep probe() busy for long.
+MAX_PACKETS_PER_STREAM = 200
+STREAM_TYPES = {"video", "audio", "subtitle", "data"}
+WEBM_CODECS = {"vp8", "vp9", "av1", "opus", "vorbis", "webvtt"}
+MP4_BRANDS = {"qt": "mov", "M4A": "m4a"}
+
+
+class ProbeError(Exception):
+    """The file is not usable media; the message is meant for the uploader."""
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream of a probed file; fields that do not apply to its type are None."""
+
+    index: int
+    type: str
+    codec: str
+    profile: str | None
+    bit_rate: int | None
+    language: str | None
+    width: int | None
+    height: int | None
+    display_width: int | None
+    display_height: int | None
+    frame_rate: float | None
+    pix_fmt: str | None
+    bit_depth: int | None
+    rotation: int
+    sample_rate: int | None
+    channels: int | None
+    attached_pic: bool = False
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What probe() learned about a file."""
+
+    container_format: str
+    duration: float
+    size: int
+    bit_rate: int | None
+    streams: tuple[StreamInfo, ...]
+
+    @property
+    def video(self) -> StreamInfo | None:
+        """The main picture, skipping cover art that audio files embed as a video stream."""
+        return next((s for s in self.streams if s.type == "video" and not s.attached_pic), None)
+
+    @property
+    def audio(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.type == "audio"), None)
+
+
+def probe(path: pathlib.Path) -> ProbeResult:
+    """Describe the media file at `path`, or raise ProbeError saying why it is unusable.
+
+    Besides reading headers, the first video and audio streams must each decode a frame, so
+    truncated or corrupt uploads are rejected here rather than half-way through a transcode.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise ProbeError("the file is empty")
+    try:
+        container = av.open(str(path), metadata_errors="replace")
+    except av.FFmpegError as exc:
+        raise ProbeError("not a media file ffmpeg can read") from exc
+    with container:
+        streams = [s for s in container.streams if s.type in STREAM_TYPES]
+        main = [s for s in (_first(streams, "video"), _first(streams, "audio")) if s is not None]
+        if not main:
+            raise ProbeError("no decodable audio or video stream")
+        frames = _first_frames(container, main)
+        for stream in main:
+            if stream.index not in frames:
+                raise ProbeError(
+                    f"the {stream.type} stream cannot be decoded;"
+                    " the file may be truncated or corrupt"
+                )
+        infos = tuple(_stream_info(s, frames.get(s.index)) for s in streams)
+        return ProbeResult(
+            container_format=_container_format(container, infos),
+            duration=_duration(container, streams),
+            size=size,
+            bit_rate=container.bit_rate or None,
+            streams=infos,
+        )
+
+
+def _first(streams: list[Stream], kind: str) -> Stream | None:
+    """First stream of `kind`, ignoring cover art so an mp3 with artwork counts as audio-only."""
+    return next(
+        (s for s in streams if s.type == kind and not s.disposition & Disposition.attached_pic),
+        None,
+    )
+
+
+def _first_frames(container: InputContainer, streams: list[Stream]) -> dict[int, Frame]:
+    """Decode until each stream yields a frame, within a bounded number of packets."""
+    frames: dict[int, Frame] = {}
+    packets = container.demux(streams)
+    try:
+        for packet in itertools.islice(packets, MAX_PACKETS_PER_STREAM * len(streams)):
+            if packet.stream.index in frames:
+                continue
+            try:
+                decoded = packet.decode()
+            except av.FFmpegError:
+                continue  # a damaged packet; a later one may still decode
+            if decoded:
+                frames[packet.stream.index] = decoded[0]
+                if len(frames) == len(streams):
+                    break
+    except av.FFmpegError:
+        pass  # the demuxer gave up, e.g. on truncated data; keep what decoded so far
+    return frames
+
+
+def _stream_info(stream: Stream, frame: Frame | None) -> StreamInfo:
+    context = stream.codec_context  # None when PyAV has no decoder for the codec
+    video = stream.type == "video" and context is not None
+    audio = stream.type == "audio" and context is not None
+    rotation = _rotation(stream, frame) if stream.type == "video" else 0
+    width = context.width if video else None
+    height = context.height if video else None
+    swap = rotation in (90, 270)
+    rate = stream.average_rate if video else None
+    depth = max(c.bits for c in context.format.components) if video and context.format else None
+    language = stream.language
+    return StreamInfo(
+        index=stream.index,
+        type=stream.type,
+        codec=context.codec.canonical_name if context else "unknown",
+        profile=stream.profile,
+        bit_rate=(context.bit_rate or None) if context else None,
+        language=language if language != "und" else None,
+        width=width,
+        height=height,
+        display_width=height if swap else width,
+        display_height=width if swap else height,
+        frame_rate=float(rate) if rate else None,
+        pix_fmt=context.pix_fmt if video else None,
+        bit_depth=depth,
+        rotation=rotation,
+        sample_rate=context.sample_rate if audio else None,
+        channels=context.channels if audio else None,
+        attached_pic=bool(stream.disposition & Disposition.attached_pic),
+    )
+
+
+def _rotation(stream: Stream, frame: Frame | None) -> int:
+    """Counter-clockwise display rotation in 0..359, as ffmpeg's -display_rotation sets it.
+
+    PyAV 18 does not expose a stream's display matrix, but decoders copy it onto every frame.
+    The legacy "rotate" tag, still written by some tools, is clockwise, hence the negation.
+    """
+    degrees = frame.rotation if frame is not None else 0
+    tag = stream.metadata.get("rotate", "")
+    if not degrees and tag.lstrip("-").isdigit():
+        degrees = -int(tag)
+    return degrees % 360
+
+
+def _duration(container: InputContainer, streams: list[Stream]) -> float:
+    if container.duration and container.duration > 0:
+        return container.duration / av.time_base
+    durations = [float(s.duration * s.time_base) for s in streams if s.duration and s.time_base]
+    if not durations or max(durations) <= 0:
+        raise ProbeError("the duration of the file cannot be determined")
+    return max(durations)
+
+
+def _container_format(container: InputContainer, streams: tuple[StreamInfo, ...]) -> str:
+    """Short user-facing format name instead of PyAV's demuxer family like "mov,mp4,m4a,..."."""
+    name = container.format.name
+    if name.startswith("mov,"):
+        brand = container.metadata.get("major_brand", "").strip()
+        return MP4_BRANDS.get(brand, "mp4")
+    if name == "matroska,webm":
+        return "webm" if all(s.codec in WEBM_CODECS for s in streams) else "matroska"
+    return name.split(",")[0]

@@ -1,0 +1,1 @@
+"""Outbound networking that is safe to point at user-supplied URLs."""

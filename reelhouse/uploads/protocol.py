@@ -1,0 +1,271 @@
+"""The signed upload URL: whole-file PUT and the resumable `Content-Range` protocol (spec section 14).
+
+Each chunk is streamed to scratch, forced to disk, published as one part object and only then
+counted as committed, in the same transaction that checks it starts exactly at the committed
+offset. So a `308 Range` answer is always the truth, a restart loses no committed byte, and a
+dropped connection keeps what arrived: the client's status query resumes from there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+
+from reelhouse import catalog
+from reelhouse.api.errors import ApiError
+from reelhouse.api.schemas import PushMediaSettings
+from reelhouse.db.models import Upload, utcnow
+from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import upload_part_key, upload_prefix
+from reelhouse.uploads.signing import SignatureError
+
+router = APIRouter(include_in_schema=False)
+
+_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
+
+
+@dataclass(frozen=True)
+class ContentRange:
+    first: int | None  # None: a status query (`bytes */total`)
+    last: int | None
+    total: int | None  # None: not yet known (`/*`)
+
+
+def parse_content_range(header: str) -> ContentRange:
+    match = _RANGE.match(header.strip())
+    if not match:
+        raise ApiError(400, "Invalid Content-Range", "Expected 'bytes FIRST-LAST/TOTAL' or 'bytes */TOTAL'.")
+    first, last, total = match.groups()
+    parsed = ContentRange(
+        int(first) if first is not None else None,
+        int(last) if last is not None else None,
+        None if total == "*" else int(total),
+    )
+    if parsed.first is not None and parsed.last is not None and parsed.last < parsed.first:
+        raise ApiError(400, "Invalid Content-Range", "The last byte comes before the first.")
+    if parsed.first is None and parsed.total is None:
+        raise ApiError(400, "Invalid Content-Range", "'bytes */*' says nothing.")
+    if parsed.total is not None and parsed.last is not None and parsed.last >= parsed.total:
+        raise ApiError(400, "Content-Range exceeds total", f"Byte {parsed.last} is past the declared total {parsed.total}.")
+    return parsed
+
+
+def _cors(upload: Upload | None) -> dict[str, str]:
+    if upload is None:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": upload.cors_origin,
+        "Access-Control-Expose-Headers": "Location, Range",
+    }
+
+
+def _committed_headers(upload: Upload) -> dict[str, str]:
+    headers = _cors(upload)
+    if upload.committed:
+        headers["Range"] = f"bytes=0-{upload.committed - 1}"
+    return headers
+
+
+def _done(upload: Upload) -> JSONResponse:
+    data = {"uploadId": upload.id, "mediaId": upload.media.id if upload.media else None, "size": upload.committed}
+    return JSONResponse({"success": True, "data": data}, status_code=200, headers=_cors(upload))
+
+
+def _incomplete(upload: Upload) -> Response:
+    return Response(status_code=308, headers=_committed_headers(upload))
+
+
+def _load(rt: Runtime, upload_id: str, request: Request) -> Upload:
+    """Checks the signature before touching the database, so forged URLs learn nothing."""
+    query = request.query_params
+    try:
+        rt.upload_urls.verify(upload_id, query.get("expires"), query.get("signature"), now=utcnow())
+    except SignatureError as exc:
+        if str(exc) == "expired":
+            raise ApiError(403, "Upload URL expired", "Create a new upload URL to send this file.") from None
+        raise ApiError(403, "Invalid upload signature", "This URL was altered or was not issued by this server.") from None
+    with rt.db.read() as session:
+        upload = session.get(Upload, upload_id)
+        if upload is None:
+            raise ApiError(404, "Upload not found")
+        upload.media  # noqa: B018 - loaded now, read after the session closes
+        return upload
+
+
+def _check_open(upload: Upload, session_id: str | None) -> None:
+    if upload.status == "cancelled":
+        raise ApiError(410, "Upload cancelled", "This upload was cancelled and accepts no more bytes.", headers=_cors(upload))
+    if session_id is not None and session_id != upload.session_id:
+        raise ApiError(404, "Upload session not found", "Start a new session for this URL.", headers=_cors(upload))
+
+
+def _check_offset(upload: Upload, chunk: ContentRange, max_bytes: int) -> None:
+    headers = _committed_headers(upload)
+    if chunk.total is not None:
+        if chunk.total > max_bytes:
+            raise ApiError(413, "File too large", f"This server accepts files up to {max_bytes} bytes.", headers=headers)
+        if upload.total_size is not None and chunk.total != upload.total_size:
+            raise ApiError(400, "Total size changed", f"The upload was declared as {upload.total_size} bytes.",
+                           headers=headers)
+        if chunk.total < upload.committed:
+            raise ApiError(400, "Total size too small", f"{upload.committed} bytes are already committed.", headers=headers)
+    if chunk.first is None:
+        return
+    if chunk.first < upload.committed:
+        raise ApiError(400, "Content-Range overlaps committed bytes",
+                       f"Bytes 0-{upload.committed - 1} are committed; send from byte {upload.committed}.", headers=headers)
+    if chunk.first > upload.committed:
+        raise ApiError(400, "Content-Range skips ahead",
+                       f"{upload.committed} bytes are committed; send from byte {upload.committed}.", headers=headers)
+
+
+async def _receive(request: Request, dest: Path, limit: int, too_long: ApiError) -> tuple[int, bool]:
+    """Streams the body to dest; returns (bytes received, whether the client went away mid-body)."""
+    received = 0
+    try:
+        with dest.open("wb") as f:
+            try:
+                async for piece in request.stream():
+                    received += len(piece)
+                    if received > limit:
+                        raise too_long
+                    f.write(piece)
+            except ClientDisconnect:
+                return received, True
+            finally:
+                f.flush()
+                await run_in_threadpool(os.fsync, f.fileno())
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return received, False
+
+
+def _commit(rt: Runtime, upload_id: str, first: int, part: Path, size: int, chunk: ContentRange,
+            session_id: str | None) -> Upload:
+    """Publishes the part and moves the committed offset in one step; completes the upload on its last byte."""
+    with rt.db.write() as session:
+        upload = session.get(Upload, upload_id, with_for_update=True)
+        assert upload is not None
+        _check_open(upload, session_id)
+        if upload.status == "completed":
+            raise ApiError(409, "Upload already completed", headers=_cors(upload))
+        _check_offset(upload, ContentRange(first, None, chunk.total), rt.settings.max_source_bytes)
+        if size:
+            rt.storage.put_file(upload_part_key(upload.id, first), part)
+        upload.committed = first + size
+        if chunk.total is not None:
+            upload.total_size = chunk.total
+        if upload.total_size is not None and upload.committed == upload.total_size:
+            _complete(rt, session, upload)
+        session.flush()
+        upload.media  # noqa: B018 - loaded for the response
+        return upload
+
+
+def _complete(rt: Runtime, session, upload: Upload) -> None:  # type: ignore[no-untyped-def]
+    """The last byte is in: the media is created now (findable by the upload id too) and ingest assembles the parts."""
+    if upload.committed == 0:
+        raise ApiError(400, "Empty file", "A media file cannot be zero bytes.", headers=_cors(upload))
+    upload.status = "completed"
+    settings = PushMediaSettings.model_validate(upload.settings)
+    catalog.create_media(session, rt.jobs, workspace_id=upload.workspace_id, settings=settings, inputs=[],
+                         upload_id=upload.id)
+
+
+def _restart(rt: Runtime, upload_id: str, session_id: str | None) -> Upload:
+    with rt.db.write() as session:
+        upload = session.get(Upload, upload_id, with_for_update=True)
+        assert upload is not None
+        _check_open(upload, None)
+        if upload.status == "completed":
+            raise ApiError(409, "Upload already completed", headers=_cors(upload))
+        rt.storage.delete_prefix(upload_prefix(upload.id))
+        upload.session_id, upload.committed, upload.total_size = session_id, 0, None
+        return upload
+
+
+@router.post("/upload/{upload_id}")
+async def start_session(upload_id: str, request: Request) -> Response:
+    """`x-goog-resumable: start` opens a fresh session; its URL comes back in Location."""
+    rt: Runtime = request.app.state.runtime
+    upload = await run_in_threadpool(_load, rt, upload_id, request)
+    if request.headers.get("x-goog-resumable", "").lower() != "start":
+        raise ApiError(400, "Missing x-goog-resumable: start", "POST opens a resumable session.", headers=_cors(upload))
+    session_id = str(uuid.uuid4())
+    upload = await run_in_threadpool(_restart, rt, upload_id, session_id)
+    location = str(request.url.include_query_params(upload_id=session_id))
+    return Response(status_code=201, headers={**_cors(upload), "Location": location})
+
+
+@router.put("/upload/{upload_id}")
+async def put_bytes(upload_id: str, request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    upload = await run_in_threadpool(_load, rt, upload_id, request)
+    session_id = request.query_params.get("upload_id")
+    _check_open(upload, session_id)
+    header = request.headers.get("content-range")
+    max_bytes = rt.settings.max_source_bytes
+    if header is None:  # the whole file in one request: replaces anything sent before
+        if upload.status == "completed":
+            raise ApiError(409, "Upload already completed", headers=_cors(upload))
+        chunk = ContentRange(0, None, None)
+        limit = max_bytes
+        too_long = ApiError(413, "File too large", f"This server accepts files up to {max_bytes} bytes.",
+                            headers=_cors(upload))
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise too_long
+        upload = await run_in_threadpool(_restart, rt, upload_id, upload.session_id)
+    else:
+        chunk = parse_content_range(header)
+        if upload.status == "completed":
+            return _done(upload)
+        _check_offset(upload, chunk, max_bytes)
+        if chunk.first is None:  # status query
+            if chunk.total is not None and upload.committed == chunk.total:
+                upload = await run_in_threadpool(_commit, rt, upload_id, upload.committed, Path(), 0, chunk, session_id)
+                return _done(upload)
+            return _incomplete(upload)
+        assert chunk.last is not None
+        limit = chunk.last - chunk.first + 1
+        too_long = ApiError(400, "Body longer than Content-Range", f"Expected {limit} bytes.",
+                            headers=_committed_headers(upload))
+
+    rt.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    part = rt.settings.scratch_dir / f"upload-{uuid.uuid4().hex}"
+    try:
+        received, disconnected = await _receive(request, part, limit, too_long)
+        if header is None:
+            chunk = ContentRange(0, None, received)
+        elif received < limit and not disconnected:
+            raise ApiError(400, "Body shorter than Content-Range", f"Expected {limit} bytes, got {received}.",
+                           headers=_committed_headers(upload))
+        upload = await run_in_threadpool(_commit, rt, upload_id, chunk.first or 0, part, received,
+                                         chunk if not disconnected else ContentRange(None, None, None), session_id)
+    finally:
+        part.unlink(missing_ok=True)
+    rt.jobs.notify()
+    return _done(upload) if upload.status == "completed" else _incomplete(upload)
+
+
+@router.options("/upload/{upload_id}")
+async def preflight(upload_id: str, request: Request) -> Response:
+    """CORS preflight for browser uploads from the upload's `corsOrigin`."""
+    rt: Runtime = request.app.state.runtime
+    upload = await run_in_threadpool(_load, rt, upload_id, request)
+    headers = {
+        **_cors(upload),
+        "Access-Control-Allow-Methods": "PUT, POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, Content-Range, X-Goog-Resumable",
+        "Access-Control-Max-Age": "3600",
+    }
+    return Response(status_code=204, headers=headers)
