@@ -1,0 +1,149 @@
+"""Shared fixtures: a real reelhouse server on loopback, access tokens, a static file server for pull URLs."""
+
+from __future__ import annotations
+
+import functools
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from reelhouse.app import create_app
+from reelhouse.db.engine import Database
+from reelhouse.settings import Settings
+from reelhouse.tokens import create_token
+from tests.clips import make_clip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    settings: Settings
+    url: str
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    @property
+    def runtime(self):  # type: ignore[no-untyped-def]
+        return self._server.config.app.state.runtime
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
+
+
+def start_server(settings: Settings, *, workers: bool = True) -> Server:
+    app = create_app(settings, workers=workers)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("reelhouse test server did not start")
+        time.sleep(0.02)
+    return Server(settings, f"http://{settings.host}:{settings.port}", server, thread)
+
+
+def make_token(settings: Settings, workspace: str = "Default") -> tuple[str, str]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    with db.write() as session:
+        token, secret = create_token(session, workspace=workspace)
+        token_id = token.id
+    db.dispose()
+    return token_id, secret
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    port = free_port()
+    return Settings(
+        data_dir=tmp_path / "data",
+        host="127.0.0.1",
+        port=port,
+        allowed_networks=["127.0.0.1/32"],  # the static file server below; other private targets stay refused
+        workers=1,
+        job_lease_seconds=3,
+        max_source_bytes=50 * 1024 * 1024,
+    )
+
+
+@pytest.fixture
+def credentials(settings: Settings) -> tuple[str, str]:
+    return make_token(settings)
+
+
+@pytest.fixture
+def server(settings: Settings, credentials: tuple[str, str]) -> Iterator[Server]:
+    running = start_server(settings)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api(server: Server, credentials: tuple[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{server.url}/v1", auth=credentials, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of tiny generated media, made once per test run."""
+    folder = tmp_path_factory.mktemp("clips")
+    make_clip(folder / "clip.mp4", seconds=2)
+    make_clip(folder / "silent.mp4", seconds=2, audio=False)
+    make_clip(folder / "tone.m4a", seconds=2)
+    (folder / "page.html").write_text("<!doctype html><html><body>not a video</body></html>")
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "garbage.mp4").write_bytes(bytes(range(256)) * 64)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def file_server(clips: Path) -> Iterator[str]:
+    """Serves the clips folder over HTTP on 127.0.0.1, as a remote origin for pull URLs."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(clips)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def wait_for(api: httpx.Client, media_id: str, done: Callable[[dict], bool], timeout: float = 60) -> dict:
+    """Polls the media until `done(media)` holds; fails the test with the last state otherwise."""
+    deadline = time.monotonic() + timeout
+    media: dict = {}
+    while time.monotonic() < deadline:
+        response = api.get(f"/on-demand/{media_id}")
+        if response.status_code == 200:
+            media = response.json()["data"]
+            if done(media):
+                return media
+        time.sleep(0.1)
+    raise AssertionError(f"media {media_id} never reached the expected state; last: {media}")
+
+
+def settled(media: dict) -> bool:
+    """Ingest is over: the media was handed to transcoding, is playable, or failed."""
+    return media["status"] in ("In Queue", "Processing", "Ready", "Failed")
