@@ -11,6 +11,7 @@ from reelhouse import __version__
 from reelhouse.api import errors, media, uploads
 from reelhouse.jobs.handlers import HANDLERS
 from reelhouse.jobs.worker import WorkerPool
+from reelhouse.playback import stream
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.uploads import protocol
@@ -46,4 +47,5 @@ def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
     v1.include_router(media.router)
     app.include_router(v1)
     app.include_router(protocol.router)
+    app.include_router(stream.router)
     return app

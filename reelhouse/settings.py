@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1)
     ffmpeg_path: str | None = None
 
+    webhook_workers: int = Field(default=8, ge=0, description="endpoints delivered to in parallel; 0 delivers none")
+    webhook_timeout: float = Field(default=15.0, gt=0, description="seconds one delivery attempt may take in all")
+    webhook_retry_base: float = Field(default=10.0, gt=0, description="seconds before the first retry; doubles each time")
+    webhook_retry_window: float = Field(default=86400.0, gt=0, description="seconds a failing delivery is retried")
+    webhook_secret_grace: float = Field(default=86400.0, ge=0, description="seconds a rotated-out secret still signs")
+    ffmpeg_timeout_factor: float = Field(default=10.0, gt=0, description="ffmpeg may run this many times the media's duration per unit of work")
+
     @field_validator("allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:

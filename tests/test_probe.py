@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clips import make_clip, truncate
+from tests.clips import make_clip, truncate
 from reelhouse.media.ffmpeg import FFmpegError, find_ffmpeg, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
 

@@ -2,6 +2,9 @@
 
 import shutil
 import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable
 
 import imageio_ffmpeg
 
@@ -26,24 +29,55 @@ def find_ffmpeg(configured: str | None = None) -> str:
     return found
 
 
-def run_ffmpeg(args: list[str], *, timeout: float, ffmpeg: str | None = None) -> None:
+def run_ffmpeg(
+    args: list[str],
+    *,
+    timeout: float,
+    ffmpeg: str | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
     """Run ffmpeg with `args`, raising FFmpegError on failure or after `timeout` seconds.
 
-    stdout is discarded and stderr is drained by communicate(), so chatty runs cannot fill a
-    pipe and deadlock; on timeout subprocess.run kills the process before raising.
+    `on_progress` receives the output position in seconds as ffmpeg reports it (`-progress`).
+    stderr is drained by a thread into a bounded tail, so chatty runs can never fill a pipe and
+    deadlock; a timer kills the process when the timeout passes.
     """
-    command = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    try:
-        completed = subprocess.run(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise FFmpegError(f"ffmpeg timed out after {timeout:g} s") from None
-    if completed.returncode != 0:
-        stderr = completed.stderr.decode("utf-8", errors="replace").strip()
-        tail = "\n".join(stderr.splitlines()[-STDERR_TAIL_LINES:])
-        raise FFmpegError(f"ffmpeg exited with status {completed.returncode}: {tail}")
+    command = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    if on_progress is not None:
+        command += ["-progress", "pipe:1", "-nostats"]
+    command += args
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    timed_out = threading.Event()
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if on_progress else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as process:
+
+        def kill() -> None:
+            timed_out.set()
+            process.kill()
+
+        def drain() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                tail.append(line.decode("utf-8", errors="replace").rstrip())
+
+        timer = threading.Timer(timeout, kill)
+        reader = threading.Thread(target=drain, daemon=True)
+        timer.start()
+        reader.start()
+        try:
+            if on_progress is not None and process.stdout is not None:
+                for raw in process.stdout:
+                    if raw.startswith(b"out_time_us=") and raw[12:].strip().isdigit():
+                        on_progress(int(raw[12:]) / 1_000_000)
+            process.wait()
+        finally:
+            timer.cancel()
+            reader.join()
+    if timed_out.is_set():
+        raise FFmpegError(f"ffmpeg timed out after {timeout:g} s")
+    if process.returncode != 0:
+        raise FFmpegError(f"ffmpeg exited with status {process.returncode}: " + "\n".join(tail))

@@ -190,3 +190,25 @@ def _container_format(container: InputContainer, streams: tuple[StreamInfo, ...]
     if name == "matroska,webm":
         return "webm" if all(s.codec in WEBM_CODECS for s in streams) else "matroska"
     return name.split(",")[0]
+
+
+def max_keyframe_gap(path: pathlib.Path, stream_index: int) -> float | None:
+    """The longest stretch between video keyframes, in seconds, by reading packet flags only (no decoding).
+
+    None when the stream has no timestamps or no keyframe at all, which rules out cutting it by copy.
+    """
+    with av.open(str(path), metadata_errors="replace") as container:
+        stream = container.streams[stream_index]
+        keyframes: list[float] = []
+        end = 0.0
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            moment = float(packet.pts * stream.time_base)
+            end = max(end, moment)
+            if packet.is_keyframe:
+                keyframes.append(moment)
+    if not keyframes:
+        return None
+    keyframes.sort()
+    return max(b - a for a, b in itertools.pairwise([*keyframes, max(end, keyframes[-1])]))

@@ -9,6 +9,10 @@ def original_key(media_id: str) -> str:
     return f"media/{media_id}/original"
 
 
+def rendition_prefix(media_id: str, name: str) -> str:
+    return f"media/{media_id}/hls/{name}"
+
+
 def upload_prefix(upload_id: str) -> str:
     return f"uploads/{upload_id}"
 

@@ -1,0 +1,198 @@
+"""HLS (fMP4/CMAF) packaging: ffmpeg argument lists, media playlist reading and the master playlist.
+
+Every function here is pure (or reads only the files it is given), so tests inspect the exact
+ffmpeg command lines without running them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelhouse.media.ladder import AUDIO_BITRATE, SEGMENT_SECONDS, Rung
+from reelhouse.media.probe import StreamInfo
+
+AUDIO_FOLDER = "audio"
+LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=11"  # EBU R128 target for optimizeAudio
+AAC_PROFILES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
+
+
+# ---------------------------------------------------------------- ffmpeg command lines
+
+
+def hls_output(folder: Path) -> list[str]:
+    """One VOD rendition: fMP4 segments of SEGMENT_SECONDS, init.mp4 and index.m3u8 in `folder`."""
+    return [
+        "-f", "hls",
+        "-hls_time", str(SEGMENT_SECONDS),
+        "-hls_playlist_type", "vod",
+        "-hls_segment_type", "fmp4",
+        "-hls_fmp4_init_filename", "init.mp4",
+        "-hls_segment_filename", str(folder / "seg_%05d.m4s"),
+        str(folder / "index.m3u8"),
+    ]  # fmt: skip
+
+
+def audio_codec_args(audio: StreamInfo, optimize: bool) -> list[str]:
+    """AAC stereo; source AAC is copied untouched unless loudness normalisation was asked for."""
+    if audio.codec == "aac" and (audio.channels or 2) <= 2 and not optimize:
+        return ["-c:a", "copy"]
+    args = ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2"]
+    return args + (["-af", LOUDNORM] if optimize else [])
+
+
+def x264_args(rung: Rung, keyframes: str) -> list[str]:
+    """Closed GOPs with keyframes forced at the same instants on every rung, so players switch cleanly."""
+    gop = int(rung.fps * SEGMENT_SECONDS * 2)
+    return [
+        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+        "-b:v", str(rung.bitrate), "-maxrate", str(rung.bitrate * 3 // 2), "-bufsize", str(rung.bitrate * 2),
+        "-force_key_frames", keyframes, "-sc_threshold", "0", "-g", str(gop), "-flags", "+cgop",
+    ]  # fmt: skip
+
+
+def every_segment() -> str:
+    return f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"
+
+
+def at_times(starts: list[float]) -> str:
+    """Keyframes exactly where another rendition's segments start (a stream-copied one)."""
+    return ",".join(f"{t:.6f}" for t in starts) or "0"
+
+
+def copy_command(source: Path, out: Path, rung: Rung | None, audio: StreamInfo | None, optimize_audio: bool) -> list[str]:
+    """Repackages the source's own H.264 (and AAC) without re-encoding: I/O-bound, seconds for an hour."""
+    args = ["-y", "-i", str(source)]
+    if rung is not None:
+        args += ["-map", "0:v:0", "-c:v", "copy", *hls_output(out / rung.name)]
+    if audio is not None:
+        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio), *hls_output(out / AUDIO_FOLDER)]
+    return args
+
+
+def encode_command(
+    source: Path, out: Path, rungs: list[Rung], audio: StreamInfo | None, optimize_audio: bool, keyframes: str
+) -> list[str]:
+    """Decodes once and encodes every rung (and the audio rendition, when given) in one ffmpeg process."""
+    args = ["-y", "-i", str(source)]
+    if rungs:
+        fps = rungs[0].fps
+        labels = [f"[v{i}]" for i in range(len(rungs))]
+        splits = "".join(f"[s{i}]" for i in range(len(rungs)))
+        chains = [f"[0:v:0]fps={fps.numerator}/{fps.denominator},split={len(rungs)}{splits}"]
+        chains += [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1{labels[i]}" for i, r in enumerate(rungs)]
+        args += ["-filter_complex", ";".join(chains)]
+        for label, rung in zip(labels, rungs, strict=True):
+            args += ["-map", label, *x264_args(rung, keyframes), *hls_output(out / rung.name)]
+    if audio is not None:
+        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio), *hls_output(out / AUDIO_FOLDER)]
+    return args
+
+
+# ---------------------------------------------------------------- reading what ffmpeg wrote
+
+
+@dataclass(frozen=True)
+class MediaPlaylist:
+    init: str | None
+    segments: tuple[tuple[str, float], ...]  # (uri, duration)
+
+    @property
+    def duration(self) -> float:
+        return sum(d for _, d in self.segments)
+
+    def starts(self) -> list[float]:
+        """Start time of every segment, from the first at 0."""
+        starts, t = [], 0.0
+        for _, duration in self.segments:
+            starts.append(t)
+            t += duration
+        return starts
+
+
+def parse_media_playlist(text: str) -> MediaPlaylist:
+    init, segments, pending = None, [], None
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("#EXT-X-MAP:"):
+            init = line.split('URI="', 1)[1].split('"', 1)[0]
+        elif line.startswith("#EXTINF:"):
+            pending = float(line[len("#EXTINF:"):].split(",", 1)[0])
+        elif line and not line.startswith("#") and pending is not None:
+            segments.append((line, pending))
+            pending = None
+    return MediaPlaylist(init, tuple(segments))
+
+
+def bandwidth(folder: Path, playlist: MediaPlaylist) -> tuple[int, int]:
+    """(peak, average) bits per second over the segments, as BANDWIDTH and AVERAGE-BANDWIDTH need."""
+    sizes = [(folder / uri).stat().st_size for uri, _ in playlist.segments]
+    peak = max((size * 8 / max(d, 0.001) for size, (_, d) in zip(sizes, playlist.segments, strict=True)), default=0)
+    average = sum(sizes) * 8 / max(playlist.duration, 0.001)
+    return int(peak), int(average)
+
+
+def avc_codec(init: Path) -> str:
+    """RFC 6381 `avc1.PPCCLL` straight from the avcC box: profile, constraint flags, level as encoded."""
+    data = init.read_bytes()
+    at = data.find(b"avcC")
+    if at < 0 or len(data) < at + 8:
+        return "avc1.640028"
+    profile, constraints, level = data[at + 5], data[at + 6], data[at + 7]
+    return f"avc1.{profile:02X}{constraints:02X}{level:02X}"
+
+
+def aac_codec(audio: StreamInfo, copied: bool) -> str:
+    return f"mp4a.40.{AAC_PROFILES.get(audio.profile or 'LC', 2) if copied else 2}"
+
+
+# ---------------------------------------------------------------- the master playlist
+
+
+@dataclass(frozen=True)
+class Variant:
+    uri: str
+    bandwidth: int
+    average_bandwidth: int
+    codecs: str
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    audio_group: str | None = None
+
+
+@dataclass(frozen=True)
+class Alternate:
+    """An EXT-X-MEDIA entry: an audio (or later subtitle) rendition players pick by language."""
+
+    type: str  # AUDIO | SUBTITLES
+    group: str
+    name: str
+    language: str | None
+    uri: str
+    default: bool
+    autoselect: bool = True
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', "'") + '"'
+
+
+def master_playlist(variants: list[Variant], alternates: list[Alternate]) -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for alt in alternates:
+        attrs = [f"TYPE={alt.type}", f"GROUP-ID={_quoted(alt.group)}", f"NAME={_quoted(alt.name)}"]
+        if alt.language:
+            attrs.append(f"LANGUAGE={_quoted(alt.language)}")
+        attrs += [f"DEFAULT={'YES' if alt.default else 'NO'}", f"AUTOSELECT={'YES' if alt.autoselect else 'NO'}",
+                  f"URI={_quoted(alt.uri)}"]
+        lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
+    for v in sorted(variants, key=lambda v: v.bandwidth):
+        attrs = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}", f"CODECS={_quoted(v.codecs)}"]
+        if v.width and v.height:
+            attrs.append(f"RESOLUTION={v.width}x{v.height}")
+        if v.frame_rate:
+            attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
+        if v.audio_group:
+            attrs.append(f"AUDIO={_quoted(v.audio_group)}")
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,138 @@
+"""`/stream/...`: the master playlist (built from published renditions), variant playlists and segments."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, StreamingResponse
+
+from reelhouse.db.models import MediaStatus, Rendition
+from reelhouse.media import hls
+from reelhouse.playback.access import Grant, authorize, not_found
+from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import rendition_prefix
+
+router = APIRouter(include_in_schema=False)
+
+_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+_FILE = re.compile(r"^(init\.mp4|seg_\d{5,}\.m4s)$")
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
+PLAYLIST_CACHE = "max-age=5"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _headers(grant: Grant, cache: str) -> dict[str, str]:
+    scope = "private" if grant.token else "public"
+    return {
+        "Cache-Control": cache if cache == IMMUTABLE else f"{scope}, {cache}",
+        "Access-Control-Allow-Origin": "*",
+    }
+
+
+def _with_token(uri: str, token: str | None) -> str:
+    """Players do not carry a playlist's query string over to the URIs inside it, so signed playback needs it written in."""
+    return f"{uri}?token={quote(token, safe='')}" if token else uri
+
+
+def master_for(grant: Grant) -> str:
+    pid = grant.playback.id
+    videos = [r for r in grant.media.renditions if r.type == "video"]
+    audios = [r for r in grant.media.renditions if r.type == "audio"]
+    peak_audio = max((a.bandwidth for a in audios), default=0)
+    average_audio = max((a.average_bandwidth for a in audios), default=0)
+    audio_codec = audios[0].codecs if audios else None
+
+    def uri(r: Rendition) -> str:
+        return _with_token(f"{pid}/{r.name}/index.m3u8", grant.token)
+
+    if not videos:  # audio-only media: the audio rendition is the variant
+        variants = [hls.Variant(uri(a), a.bandwidth, a.average_bandwidth, a.codecs) for a in audios[:1]]
+        return hls.master_playlist(variants, [])
+    alternates = [
+        hls.Alternate("AUDIO", "audio", a.label or "Original", a.language, uri(a), a.is_default) for a in audios
+    ]
+    variants = [
+        hls.Variant(
+            uri(v),
+            v.bandwidth + peak_audio,
+            v.average_bandwidth + average_audio,
+            ",".join(c for c in (v.codecs, audio_codec) if c),
+            v.width,
+            v.height,
+            v.frame_rate,
+            "audio" if audios else None,
+        )
+        for v in videos
+    ]
+    return hls.master_playlist(variants, alternates)
+
+
+def _rendition(grant: Grant, name: str) -> Rendition:
+    if not _NAME.match(name):
+        raise not_found()
+    rendition = next((r for r in grant.media.renditions if r.name == name), None)
+    if rendition is None:
+        raise not_found()
+    return rendition
+
+
+@router.get("/stream/{playback_id}.m3u8")
+async def master(playback_id: str, request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    grant = await run_in_threadpool(authorize, rt, playback_id, request)
+    if grant.media.status != MediaStatus.READY or not grant.media.renditions:
+        raise not_found()
+    return Response(master_for(grant), media_type=CONTENT_TYPES[".m3u8"], headers=_headers(grant, PLAYLIST_CACHE))
+
+
+@router.get("/stream/{playback_id}/{name}/index.m3u8")
+async def variant(playback_id: str, name: str, request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    grant = await run_in_threadpool(authorize, rt, playback_id, request)
+    rendition = _rendition(grant, name)
+    with rt.storage.open(f"{rendition_prefix(grant.media.id, rendition.name)}/index.m3u8") as f:
+        text = f.read().decode()
+    if grant.token:
+        text = _sign_playlist(text, grant.token)
+    return Response(text, media_type=CONTENT_TYPES[".m3u8"], headers=_headers(grant, PLAYLIST_CACHE))
+
+
+def _sign_playlist(text: str, token: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-MAP:URI="):
+            uri = line.split('"')[1]
+            line = f'#EXT-X-MAP:URI="{_with_token(uri, token)}"'
+        elif line and not line.startswith("#"):
+            line = _with_token(line, token)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@router.get("/stream/{playback_id}/{name}/{file}")
+async def segment(playback_id: str, name: str, file: str, request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    if not _FILE.match(file):
+        raise not_found()
+    grant = await run_in_threadpool(authorize, rt, playback_id, request)
+    rendition = _rendition(grant, name)
+    key = f"{rendition_prefix(grant.media.id, rendition.name)}/{file}"
+    media_type = CONTENT_TYPES[file[file.rindex("."):]]
+    headers = _headers(grant, IMMUTABLE)
+    path = rt.storage.local_path(key)
+    if path is not None:
+        if not path.is_file():
+            raise not_found()
+        return FileResponse(path, media_type=media_type, headers=headers)
+    if not rt.storage.exists(key):
+        raise not_found()
+    return StreamingResponse(_chunks(rt, key), media_type=media_type, headers=headers)
+
+
+def _chunks(rt: Runtime, key: str):  # type: ignore[no-untyped-def]
+    with rt.storage.open(key) as f:
+        while chunk := f.read(256 * 1024):
+            yield chunk
