@@ -42,12 +42,17 @@ def audio_codec_args(audio: StreamInfo, optimize: bool) -> list[str]:
 
 
 def x264_args(rung: Rung, keyframes: str) -> list[str]:
-    """Closed GOPs with keyframes forced at the same instants on every rung, so players switch cleanly."""
+    """Closed GOPs with keyframes forced at the same instants on every rung, so players switch cleanly.
+
+    B-frames delay the first picture; keeping the muxer from shifting timestamps (an edit list
+    compensates instead) puts every rung's keyframes at exactly the same presentation times.
+    """
     gop = int(rung.fps * SEGMENT_SECONDS * 2)
     return [
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
         "-b:v", str(rung.bitrate), "-maxrate", str(rung.bitrate * 3 // 2), "-bufsize", str(rung.bitrate * 2),
         "-force_key_frames", keyframes, "-sc_threshold", "0", "-g", str(gop), "-flags", "+cgop",
+        "-avoid_negative_ts", "disabled",
     ]  # fmt: skip
 
 
