@@ -3,71 +3,21 @@
 from __future__ import annotations
 
 import functools
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from reelhouse.app import create_app
-from reelhouse.db.engine import Database
 from reelhouse.settings import Settings
-from reelhouse.tokens import create_token
+from reelhouse.testing import Server, free_port, make_token, start_server
 from tests.clips import make_clip
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    settings: Settings
-    url: str
-    _server: uvicorn.Server
-    _thread: threading.Thread
-
-    @property
-    def runtime(self):  # type: ignore[no-untyped-def]
-        return self._server.config.app.state.runtime
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(15)
-
-
-def start_server(settings: Settings, *, workers: bool = True) -> Server:
-    app = create_app(settings, workers=workers)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("reelhouse test server did not start")
-        time.sleep(0.02)
-    return Server(settings, f"http://{settings.host}:{settings.port}", server, thread)
-
-
-def make_token(settings: Settings, workspace: str = "Default") -> tuple[str, str]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    db.migrate()
-    with db.write() as session:
-        token, secret = create_token(session, workspace=workspace)
-        token_id = token.id
-    db.dispose()
-    return token_id, secret
+__all__ = ["Server", "make_token", "settled", "start_server", "wait_for"]
 
 
 @pytest.fixture
