@@ -1,0 +1,101 @@
+"""The outbox: events are rows written in the transaction of the change they report.
+
+Emitting never commits and never talks to the network. The event and one delivery per matching endpoint
+join the caller's transaction, so a crash can neither lose an event nor announce a change that rolled back;
+the delivery worker sends them after the commit. How to emit, from any code holding a write session:
+
+    emit_media(session, "video.media.ready", media, base_url=rt.settings.base_url)
+    emit_upload(session, "video.media.upload", upload, url=rt.upload_urls.url(upload.id, upload.expires_at))
+
+`data` is rendered at that moment exactly as GET would return the object, so call it after the change
+(after `session.flush()` when `updatedAt` must show it).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from reelhouse.api import views
+from reelhouse.db.models import Media, Upload, Webhook, WebhookDelivery, WebhookEvent
+
+MEDIA_EVENTS = (
+    "video.media.created",
+    "video.media.ready",
+    "video.media.failed",
+    "video.media.updated",
+    "video.media.deleted",
+    "video.media.track.created",
+    "video.media.track.ready",
+    "video.media.track.updated",
+    "video.media.track.deleted",
+    "video.media.subtitle.generated.ready",
+    "video.media.source.ready",
+    "video.media.source.deleted",
+    "video.media.mp4Support.ready",
+    "video.mediaAI.summary.ready",
+    "video.mediaAI.chapters.ready",
+    "video.mediaAI.named-entities.ready",
+    "video.mediaAI.moderation.ready",
+    "video.upload.media_created",
+)
+UPLOAD_EVENTS = ("video.media.upload", "video.media.upload.cancelled")
+EVENT_TYPES = frozenset(MEDIA_EVENTS + UPLOAD_EVENTS)
+
+# Delivery workers in this process register here to be woken as soon as an event commits, instead of at
+# their next poll. Process-wide on purpose: an emitting session knows nothing of the workers.
+_wakeups: set[threading.Event] = set()
+
+
+def subscribe(wakeup: threading.Event) -> None:
+    _wakeups.add(wakeup)
+
+
+def unsubscribe(wakeup: threading.Event) -> None:
+    _wakeups.discard(wakeup)
+
+
+def _wake(_: Session) -> None:
+    for wakeup in list(_wakeups):
+        wakeup.set()
+
+
+def wake_after_commit(session: Session) -> None:
+    """Delivery workers look for due deliveries once this transaction commits (not if it rolls back)."""
+    if not event.contains(session, "after_commit", _wake):
+        event.listen(session, "after_commit", _wake)
+
+
+def emit(
+    session: Session, event_type: str, *, workspace_id: str, object_type: str, object_id: str, data: dict[str, Any]
+) -> None:
+    """Adds the event and a delivery to every enabled endpoint that wants it; nothing when none does."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    enabled = session.scalars(select(Webhook).where(Webhook.workspace_id == workspace_id, Webhook.enabled.is_(True)))
+    endpoints = [e for e in enabled if e.events is None or event_type in e.events]
+    if not endpoints:
+        return
+    row = WebhookEvent(
+        workspace_id=workspace_id, type=event_type, object_type=object_type, object_id=object_id, data=data
+    )
+    session.add(row)
+    session.flush()
+    for endpoint in endpoints:
+        session.add(WebhookDelivery(webhook_id=endpoint.id, event_seq=row.seq, object_id=object_id))
+    wake_after_commit(session)
+
+
+def emit_media(session: Session, event_type: str, media: Media, *, base_url: str) -> None:
+    """A media event whose `data` is the media as GET /on-demand/{id} returns it now."""
+    data = views.media(media, base_url).model_dump(mode="json", by_alias=True, exclude_none=True)
+    emit(session, event_type, workspace_id=media.workspace_id, object_type="media", object_id=media.id, data=data)
+
+
+def emit_upload(session: Session, event_type: str, upload: Upload, *, url: str) -> None:
+    """An upload event whose `data` is the DirectUpload, as the upload list returns it now."""
+    data = views.upload(upload, url).model_dump(mode="json", by_alias=True, exclude_none=True)
+    emit(session, event_type, workspace_id=upload.workspace_id, object_type="upload", object_id=upload.id, data=data)

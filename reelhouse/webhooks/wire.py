@@ -1,0 +1,105 @@
+"""Webhook endpoints, deliveries and attempts as the API and the delivery envelopes show them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from reelhouse.api.schemas import Wire
+from reelhouse.api.views import timestamp
+from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, utcnow
+from reelhouse.webhooks.endpoints import check_events
+
+
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+EventFilter = Annotated[list[str], AfterValidator(check_events)]
+
+
+class CreateWebhookRequest(Wire):
+    url: Url
+    events: EventFilter | None = Field(default=None, description="event types to send; left out, every type")
+    enabled: bool = True
+
+
+class UpdateWebhookRequest(Wire):
+    """Fields left out stay as they are; `"events": null` sends every type again."""
+
+    url: Url | None = None
+    events: EventFilter | None = None
+    enabled: bool | None = None
+
+
+class WebhookOut(Wire):
+    id: str
+    url: str
+    events: list[str] | None = Field(default=None, description="left out when every event type is sent")
+    enabled: bool
+    disabled_reason: str | None = None
+    secret: str | None = Field(default=None, description="the signing secret; shown only on creation and rotation")
+    previous_secret_expires_at: str | None = Field(default=None, description="until then the old secret signs too")
+    created_at: str
+
+
+class AttemptOut(Wire):
+    number: int
+    started_at: str
+    status_code: int | None = None
+    latency_ms: int
+    response: str | None = Field(default=None, description="the start of the receiver's response body")
+    error: str | None = None
+
+
+class DeliveryOut(Wire):
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    object_type: str
+    object_id: str
+    status: str = Field(description="pending, delivered, or failed once the retry window closed")
+    next_attempt_at: str | None = None
+    created_at: str
+    updated_at: str
+    attempts: list[AttemptOut]
+
+
+def webhook(row: Webhook, *, secret: bool = False) -> WebhookOut:
+    grace_until = row.previous_secret_until
+    return WebhookOut(
+        id=row.id,
+        url=row.url,
+        events=row.events,
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        secret=row.secret if secret else None,
+        previous_secret_expires_at=timestamp(grace_until) if grace_until and grace_until > utcnow() else None,
+        created_at=timestamp(row.created_at),
+    )
+
+
+def attempt(row: WebhookAttempt) -> AttemptOut:
+    return AttemptOut(
+        number=row.number,
+        started_at=timestamp(row.started_at),
+        status_code=row.status_code,
+        latency_ms=row.latency_ms,
+        response=row.response,
+        error=row.error,
+    )
+
+
+def delivery(row: WebhookDelivery) -> DeliveryOut:
+    return DeliveryOut(
+        id=row.id,
+        webhook_id=row.webhook_id,
+        event_id=row.event.id,
+        event_type=row.event.type,
+        object_type=row.event.object_type,
+        object_id=row.object_id,
+        status=row.status,
+        next_attempt_at=timestamp(row.next_attempt_at) if row.status == "pending" else None,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+        attempts=[attempt(a) for a in row.log],
+    )
