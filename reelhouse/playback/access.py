@@ -1,16 +1,31 @@
-"""Who may play what: a playback ID's policy and restrictions, checked on every stream, image and download request."""
+"""Who may play what: a playback ID's policy and restrictions, checked on every stream, image and download request.
+
+It runs for every segment, so it costs one database round trip (playback ID, media, its renditions and the
+token's signing key in one statement) and parses each public key once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlsplit
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.orm import joinedload
 
 from reelhouse.api.errors import ApiError
 from reelhouse.catalog import is_uuid
-from reelhouse.db.models import Media, PlaybackId
+from reelhouse.db.models import Media, PlaybackId, SigningKey
 from reelhouse.runtime import Runtime
+
+LEEWAY_SECONDS = 5  # clock skew tolerated on exp, nbf and iat between the token minter and this server
+
+_public_keys: dict[str, RSAPublicKey] = {}  # signing key id -> parsed key; ids are never reused
 
 
 @dataclass(frozen=True)
@@ -26,19 +41,101 @@ def not_found() -> ApiError:
     return ApiError(404, "Not found", "No such playback ID or file.")
 
 
+def forbidden(description: str) -> ApiError:
+    return ApiError(403, "Forbidden", description)
+
+
+def forget_key(key_id: str) -> None:
+    """Drops a deleted signing key's parsed form (the database lookup already refuses it)."""
+    _public_keys.pop(key_id, None)
+
+
 def authorize(rt: Runtime, playback_id: str, request: Request) -> Grant:
     """404 for unknown, malformed or deleted playback IDs; 403 when the policy refuses this request."""
     if not is_uuid(playback_id):
         raise not_found()
+    token = request.query_params.get("token")
+    key_id = _key_id(token) if token else None
     with rt.db.read() as session:
         row = session.execute(
-            select(PlaybackId, Media).join(Media, Media.id == PlaybackId.media_id).where(PlaybackId.id == playback_id)
-        ).first()
-        if row is None:
-            raise not_found()
-        playback, media = row
-        media.renditions  # noqa: B018 - loaded for use after the session
-    token = request.query_params.get("token")
-    if playback.access_policy != "public":
-        raise ApiError(403, "Forbidden", "This playback ID is private; a signed token is required.")
+            select(PlaybackId, Media, SigningKey)
+            .join(Media, Media.id == PlaybackId.media_id)
+            .outerjoin(SigningKey, and_(SigningKey.id == key_id, SigningKey.workspace_id == Media.workspace_id))
+            .where(PlaybackId.id == playback_id)
+            .options(joinedload(Media.renditions))
+        ).unique().first()
+    if row is None:
+        raise not_found()
+    playback, media, key = row
+    if not _permits(playback.domains, _site(request), _host_matches):
+        raise forbidden("This playback ID does not play on this site.")
+    if not _permits(playback.user_agents, request.headers.get("user-agent"), _agent_matches):
+        raise forbidden("This playback ID does not play in this client.")
+    if playback.access_policy == "public":
+        return Grant(media, playback, None)
+    if token is None:
+        raise forbidden("This playback ID is private; a signed token is required.")
+    if key is None:
+        raise forbidden("The token is malformed, or its signing key is unknown or deleted.")
+    try:
+        jwt.decode(
+            token,
+            _public_key(key),
+            algorithms=["RS256"],
+            audience=f"media:{playback.id}",
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "aud"]},
+        )
+    except jwt.InvalidTokenError as exc:
+        raise forbidden(f"The token is not valid for this playback ID: {exc}.") from None
     return Grant(media, playback, token)
+
+
+def _key_id(token: str) -> str | None:
+    """The signing key a token names, in its header (standard) or its claims (FastPix's documented payload)."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid is None:
+            kid = jwt.decode(token, options={"verify_signature": False}).get("kid")
+    except jwt.InvalidTokenError:
+        return None
+    return kid if isinstance(kid, str) and is_uuid(kid) else None
+
+
+def _site(request: Request) -> str | None:
+    """The host of the page playing the media: `Origin` on cross-site fetches, else `Referer`."""
+    url = request.headers.get("origin") or request.headers.get("referer")
+    try:
+        return urlsplit(url).hostname if url else None
+    except ValueError:  # a malformed header names no site
+        return None
+
+
+def _public_key(key: SigningKey) -> RSAPublicKey:
+    parsed = _public_keys.get(key.id)
+    if parsed is None:
+        # only RSA keys are ever created
+        parsed = _public_keys[key.id] = cast(RSAPublicKey, load_pem_public_key(key.public_key.encode()))
+    return parsed
+
+
+def _permits(rules: dict[str, Any], value: str | None, matches: Callable[[str, str], bool]) -> bool:
+    """Deny entries win, then allow entries; anything else, a missing header included, gets `defaultPolicy`."""
+    if value:
+        if any(matches(value, pattern) for pattern in rules.get("deny", ())):
+            return False
+        if any(matches(value, pattern) for pattern in rules.get("allow", ())):
+            return True
+    return rules.get("defaultPolicy", "allow") == "allow"
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    """`example.com` is that host only; `*.example.com` is any host under it (not the apex)."""
+    pattern = pattern.lower()
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+def _agent_matches(agent: str, pattern: str) -> bool:
+    return pattern.lower() in agent.lower()
