@@ -1,0 +1,112 @@
+"""The `mp4` step: one MP4/M4A download (`mp4Support`) per job, made from the original once the media is Ready.
+
+Jobs are keyed by rendition type, so `mp4Support` may change while one runs: its outcome is recorded only if
+the rendition is still requested when it lands, otherwise its file is dropped. A rendition that already has
+an outcome is not made again, so re-running a job is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from reelhouse.db.models import Download, Job, Media
+from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.media import mp4
+from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
+from reelhouse.media.probe import ProbeError, probe
+from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import download_key, original_key
+from reelhouse.webhooks.events import emit_media
+
+TIMEOUT_BASE_SECONDS = 120
+
+
+def media_ready(rt: Runtime, session: Session, media: Media) -> None:
+    """What a media that just became Ready owes its downloads: the renditions it asked for, and `source.ready`."""
+    enqueue(rt, session, media)
+    if media.source_access:
+        emit_media(session, "video.media.source.ready", media, base_url=rt.settings.base_url)
+
+
+def enqueue(rt: Runtime, session: Session, media: Media) -> None:
+    """A job for each requested rendition without an outcome, in the caller's transaction."""
+    settled = {d.type for d in media.downloads}
+    for kind in mp4.requested(media.mp4_support):
+        if kind.type not in settled:
+            rt.jobs.enqueue(session, "mp4", workspace_id=media.workspace_id, media_id=media.id,
+                            params={"type": kind.type})
+
+
+def run(ctx: JobContext) -> None:
+    rt = ctx.runtime
+    kind = mp4.KINDS[ctx.job.params["type"]]
+    with rt.db.read() as session:
+        media = session.get(Media, ctx.job.media_id)
+        if media is None or kind not in mp4.requested(media.mp4_support):
+            return
+        if any(d.type == kind.type for d in media.downloads):
+            return
+    dest = ctx.scratch / kind.file
+    with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
+        try:
+            info = probe(source)
+        except ProbeError as exc:
+            raise PermanentError(str(exc)) from None
+        if kind == mp4.CAPPED_4K:
+            if info.video is None:
+                raise PermanentError("the media has no video to make an MP4 of")
+            args = mp4.mp4_command(source, dest, info.video, info.audio, media.optimize_audio)
+            size: tuple[int, int] | None = mp4.mp4_size(info.video)
+        else:
+            if info.audio is None:
+                raise PermanentError("the media has no audio to make an M4A of")
+            args = mp4.m4a_command(source, dest, info.audio, media.optimize_audio)
+            size = None
+        timeout = TIMEOUT_BASE_SECONDS + info.duration * rt.settings.ffmpeg_timeout_factor
+        try:
+            run_ffmpeg(args, timeout=timeout, ffmpeg=rt.settings.ffmpeg_path, on_progress=_reporter(ctx, info.duration))
+        except FFmpegError as exc:
+            raise PermanentError(f"making {kind.file} failed: {exc}") from None
+    rt.storage.put_file(download_key(media.id, kind.file), dest)
+    _record(rt, media.id, kind, "ready", size)
+
+
+def give_up(rt: Runtime, job: Job, error: str) -> None:
+    """The rendition shows `failed`; the job row keeps the reason for operators."""
+    if job.media_id is not None:
+        _record(rt, job.media_id, mp4.KINDS[job.params["type"]], "failed", None)
+
+
+def _reporter(ctx: JobContext, duration: float) -> Callable[[float], None]:
+    """Records progress in steps of 10 %, so a long encode does not write to the database every second."""
+    reported = [-1.0]
+
+    def progress(seconds: float) -> None:
+        fraction = min(1.0, seconds / max(duration, 0.001))
+        if fraction - reported[0] >= 0.1:
+            reported[0] = fraction
+            ctx.progress(fraction)
+
+    return progress
+
+
+def _record(rt: Runtime, media_id: str, kind: mp4.Kind, status: str, size: tuple[int, int] | None) -> None:
+    """Keeps the first outcome while the rendition is still requested, and announces `mp4Support.ready` once
+    every requested rendition has one."""
+    with rt.db.write() as session:
+        media = session.get(Media, media_id)
+        if media is None:  # deleted meanwhile: the worker purges what this job stored
+            return
+        requested = mp4.requested(media.mp4_support)
+        if kind not in requested:
+            rt.storage.delete(download_key(media_id, kind.file))
+            return
+        if any(d.type == kind.type for d in media.downloads):  # an earlier attempt already settled it
+            return
+        width, height = size or (None, None)
+        media.downloads.append(Download(type=kind.type, status=status, width=width, height=height))
+        statuses = {d.type: d.status for d in media.downloads}
+        if all(k.type in statuses for k in requested) and "ready" in statuses.values():
+            emit_media(session, "video.media.mp4Support.ready", media, base_url=rt.settings.base_url)
