@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from reelhouse import __version__
-from reelhouse.api import errors, media, uploads
+from reelhouse.api import errors, media, media_extras, playback_ids, signing_keys, uploads, webhooks
 from reelhouse.jobs.handlers import HANDLERS
 from reelhouse.jobs.worker import WorkerPool
-from reelhouse.playback import stream
+from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.uploads import protocol
+from reelhouse.webhooks.delivery import DeliveryWorker
 
 
 def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
@@ -26,9 +27,12 @@ def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
         app.state.runtime = runtime
         pool = WorkerPool(runtime, HANDLERS, settings.workers if workers else 0)
         pool.start()
+        deliveries = DeliveryWorker(runtime.db, settings, settings.webhook_workers if workers else 0)
+        deliveries.start()
         try:
             yield
         finally:
+            deliveries.stop()
             pool.stop()
             runtime.close()
 
@@ -44,8 +48,14 @@ def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(uploads.router)  # before media: `/on-demand/uploads` must not match `/on-demand/{mediaId}`
+    v1.include_router(media_extras.router)
     v1.include_router(media.router)
+    v1.include_router(playback_ids.router)
+    v1.include_router(signing_keys.router)
+    v1.include_router(webhooks.router)
     app.include_router(v1)
     app.include_router(protocol.router)
     app.include_router(stream.router)
+    app.include_router(images.router)
+    app.include_router(downloads.router)
     return app

@@ -12,7 +12,8 @@ from reelhouse.api.schemas import AccessRestrictions, MediaSettings
 from reelhouse.db.models import Media, PlaybackId
 from reelhouse.jobs.queue import JobQueue
 from reelhouse.storage import Storage
-from reelhouse.storage.keys import media_prefix
+from reelhouse.storage.keys import media_prefix, upload_prefix
+from reelhouse.webhooks.events import emit_media
 
 OPTION_FIELDS = ("subtitles", "summary", "chapters", "named_entities", "moderation")
 
@@ -43,8 +44,9 @@ def create_media(
     inputs: list[dict[str, Any]],
     source_url: str | None = None,
     upload_id: str | None = None,
+    base_url: str,
 ) -> Media:
-    """Adds the media, its first playback ID and its ingest job to the caller's transaction."""
+    """Adds the media, its first playback ID, its ingest job and its webhook events to the caller's transaction."""
     media = Media(
         workspace_id=workspace_id,
         upload_id=upload_id,
@@ -64,6 +66,9 @@ def create_media(
     session.add(media)
     session.flush()
     queue.enqueue(session, "ingest", workspace_id=workspace_id, media_id=media.id)
+    emit_media(session, "video.media.created", media, base_url=base_url)
+    if upload_id is not None:
+        emit_media(session, "video.upload.media_created", media, base_url=base_url)
     return media
 
 
@@ -75,5 +80,8 @@ def find_media(session: Session, workspace_id: str, media_id: str) -> Media | No
     return session.scalar(query)
 
 
-def purge_media_objects(storage: Storage, media_id: str) -> None:
+def purge_media_objects(storage: Storage, media_id: str, upload_id: str | None = None) -> None:
+    """Everything the media owns, including the parts of its upload that ingest had not assembled yet."""
     storage.delete_prefix(media_prefix(media_id))
+    if upload_id is not None:
+        storage.delete_prefix(upload_prefix(upload_id))

@@ -1,17 +1,23 @@
-"""`reelhouse` command line: run the server, manage access tokens."""
+"""`reelhouse` command line: run the server, manage access tokens and webhook endpoints."""
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from reelhouse.db.engine import Database
+from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
 from reelhouse.settings import Settings
-from reelhouse.tokens import DEFAULT_WORKSPACE, active_tokens, create_token, revoke
+from reelhouse.tokens import DEFAULT_WORKSPACE, active_tokens, create_token, revoke, workspace_named
+from reelhouse.webhooks import endpoints
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -107,3 +113,118 @@ def tokens_revoke(token_id: str, data_dir: Path | None) -> None:
     if not found:
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"revoked {token_id}")
+
+
+@main.group()
+def webhooks() -> None:
+    """Manage webhook endpoints: where events are POSTed, signed with each endpoint's secret."""
+
+
+def webhook_or_fail(session: Session, webhook_id: str) -> Webhook:
+    endpoint = session.get(Webhook, webhook_id)
+    if endpoint is None:
+        raise click.ClickException(f"no webhook {webhook_id}")
+    return endpoint
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--events", default=None, help="Comma-separated event types to send [default: every type]")
+@click.option("--workspace", default=DEFAULT_WORKSPACE, show_default=True, help="Workspace, created if new")
+@data_dir_option
+def webhooks_add(url: str, events: str | None, workspace: str, data_dir: Path | None) -> None:
+    """Add an endpoint; its signing secret is printed now and again only on rotation."""
+    settings = load_settings(data_dir=data_dir)
+    try:
+        endpoints.check_target(url, settings.address_policy)
+        wanted = None if events is None else endpoints.check_events([e.strip() for e in events.split(",") if e.strip()])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    db = open_db(settings)
+    with db.write() as session:
+        endpoint = endpoints.create(session, workspace_named(session, workspace).id, url, wanted)
+        webhook_id, secret = endpoint.id, endpoint.secret
+    db.dispose()
+    click.echo(f"webhook id: {webhook_id}\nsecret:     {secret}")
+
+
+@webhooks.command("list")
+@data_dir_option
+def webhooks_list(data_dir: Path | None) -> None:
+    """List the endpoints of every workspace (secrets are not shown)."""
+    db = open_db(load_settings(data_dir=data_dir))
+    with db.read() as session:
+        rows = session.execute(
+            select(Webhook, Workspace.name).join(Workspace, Workspace.id == Webhook.workspace_id)
+            .order_by(Webhook.created_at)
+        ).all()
+        for endpoint, workspace in rows:
+            state = "enabled" if endpoint.enabled else "disabled"
+            events = ",".join(endpoint.events) if endpoint.events else "*"
+            click.echo(f"{endpoint.id}  {workspace:<16}  {state:<8}  {endpoint.url}  {events}")
+    db.dispose()
+
+
+@webhooks.command("rm")
+@click.argument("webhook_id")
+@data_dir_option
+def webhooks_rm(webhook_id: str, data_dir: Path | None) -> None:
+    """Remove an endpoint and the deliveries still owed to it."""
+    db = open_db(load_settings(data_dir=data_dir))
+    with db.write() as session:
+        session.delete(webhook_or_fail(session, webhook_id))
+    db.dispose()
+    click.echo(f"removed {webhook_id}")
+
+
+@webhooks.command("rotate-secret")
+@click.argument("webhook_id")
+@data_dir_option
+def webhooks_rotate_secret(webhook_id: str, data_dir: Path | None) -> None:
+    """Print a new signing secret; the old one keeps signing too for REELHOUSE_WEBHOOK_SECRET_GRACE seconds."""
+    settings = load_settings(data_dir=data_dir)
+    db = open_db(settings)
+    with db.write() as session:
+        endpoint = webhook_or_fail(session, webhook_id)
+        endpoints.rotate_secret(endpoint, timedelta(seconds=settings.webhook_secret_grace))
+        secret = endpoint.secret
+    db.dispose()
+    click.echo(f"secret: {secret}")
+
+
+@webhooks.command("deliveries")
+@click.argument("webhook_id")
+@click.option("--limit", default=20, show_default=True, help="How many of the newest deliveries to show")
+@data_dir_option
+def webhooks_deliveries(webhook_id: str, limit: int, data_dir: Path | None) -> None:
+    """The newest deliveries to an endpoint, each followed by its attempts."""
+    db = open_db(load_settings(data_dir=data_dir))
+    with db.read() as session:
+        webhook_or_fail(session, webhook_id)
+        rows = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+            .order_by(WebhookDelivery.event_seq.desc()).limit(limit)
+        ).all()
+        for delivery in rows:
+            click.echo(f"{delivery.id}  {delivery.event.type:<36}  {delivery.status:<9}  {delivery.object_id}")
+            for attempt in delivery.log:
+                outcome = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error
+                click.echo(f"    #{attempt.number}  {attempt.started_at:%Y-%m-%d %H:%M:%S}  "
+                           f"{attempt.latency_ms:>6} ms  {outcome}")
+    db.dispose()
+
+
+@webhooks.command("redeliver")
+@click.argument("webhook_id")
+@click.argument("delivery_id")
+@data_dir_option
+def webhooks_redeliver(webhook_id: str, delivery_id: str, data_dir: Path | None) -> None:
+    """Send a delivery again now, whatever became of it; the running server picks it up within a second."""
+    db = open_db(load_settings(data_dir=data_dir))
+    with db.write() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.webhook_id != webhook_id:
+            raise click.ClickException(f"no delivery {delivery_id} to webhook {webhook_id}")
+        endpoints.redeliver(session, delivery)
+    db.dispose()
+    click.echo(f"queued {delivery_id} again")

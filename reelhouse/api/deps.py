@@ -36,16 +36,24 @@ def workspace_id(
         return token.workspace_id
 
 
-def media_id(value: Annotated[str, Path(alias="mediaId", max_length=255)]) -> str:
+Authenticated = Annotated[str, Depends(workspace_id)]
+
+
+def media_id(value: Annotated[str, Path(alias="mediaId", max_length=255)], _: Authenticated) -> str:
+    """Checked after the credentials (cached per request), so a caller without them only ever learns 401."""
     if not is_uuid(value):
         raise invalid_field("mediaId")
     return value
 
 
-def upload_id(value: Annotated[str, Path(alias="uploadId", max_length=255)]) -> str:
+def upload_id(value: Annotated[str, Path(alias="uploadId", max_length=255)], _: Authenticated) -> str:
+    """Checked after the credentials, like `media_id`."""
     if not is_uuid(value):
         raise invalid_field("uploadId")
     return value
+
+
+MAX_PAGE = 2**31 - 1  # far past any real listing; keeps the SQL OFFSET inside a 64-bit integer
 
 
 class Page:
@@ -54,7 +62,7 @@ class Page:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
-        offset: Annotated[int, Query(ge=1)] = 1,
+        offset: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         order_by: Annotated[OrderBy, Query(alias="orderBy")] = "desc",
     ) -> None:
         self.limit = limit

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,35 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else _STATUS_MESSAGES.get(exc.status_code, "Error")
         return error_response(ApiError(exc.status_code, message, headers=getattr(exc, "headers", None)))
 
-    @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(ApiError(500, "Internal server error", "The server failed to handle this request."))
+    app.add_middleware(CrashBarrier)
+
+
+class CrashBarrier:
+    """Turns an unexpected exception into a 500 envelope and keeps the connection usable.
+
+    Starlette's own catch-all answers too, but re-raises afterwards, so the server drops the
+    connection and a client's next pooled request on it fails.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # too late for a clean answer
+                raise
+            crash = ApiError(500, "Internal server error", "The server failed to handle this request.")
+            await error_response(crash)(scope, receive, send)

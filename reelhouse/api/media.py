@@ -24,6 +24,7 @@ from reelhouse.api.schemas import (
 )
 from reelhouse.db.models import Media
 from reelhouse.net.fetch import FetchError, check_url
+from reelhouse.webhooks.events import emit_media
 
 router = APIRouter(route_class=WireRoute, tags=["media"])
 
@@ -55,7 +56,8 @@ def create_media(body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceD
     inputs = [i.model_dump(exclude_none=True) for i in body.inputs]
     with rt.db.write() as session:
         media = catalog.create_media(
-            session, rt.jobs, workspace_id=workspace, settings=body, inputs=inputs, source_url=url
+            session, rt.jobs, workspace_id=workspace, settings=body, inputs=inputs, source_url=url,
+            base_url=rt.settings.base_url,
         )
         out = views.created_media(media)
     rt.jobs.notify()
@@ -73,7 +75,7 @@ def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEn
             .order_by(order, Media.id)
             .offset(page.skip)
             .limit(page.limit)
-            .options(selectinload(Media.playback_ids), selectinload(Media.tracks))
+            .options(selectinload(Media.playback_ids), selectinload(Media.tracks), selectinload(Media.downloads))
         ).all()
         data = [views.media(row, rt.settings.base_url) for row in rows]
     return ListEnvelope(data=data, pagination=views.pagination(total or 0, page.page, page.limit))
@@ -98,6 +100,7 @@ def update_media(
         if body.creator_id is not None:
             media.creator_id = body.creator_id
         session.flush()
+        emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
         return Envelope(data=views.media(media, rt.settings.base_url))
 
 
@@ -105,9 +108,10 @@ def update_media(
 def delete_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> SuccessOnly:
     with rt.db.write() as session:
         media = get_media(session, workspace, media_id)
+        emit_media(session, "video.media.deleted", media, base_url=rt.settings.base_url)
         session.delete(media)
-        deleted_id = media.id
-    catalog.purge_media_objects(rt.storage, deleted_id)
+        deleted_id, upload_id = media.id, media.upload_id
+    catalog.purge_media_objects(rt.storage, deleted_id, upload_id)
     return SuccessOnly()
 
 

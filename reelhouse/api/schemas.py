@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
 AccessPolicy = Literal["public", "private", "drm"]
@@ -117,7 +117,9 @@ class MediaSettings(Wire):
         """Features a client may ask for that this server does not perform yet: refused rather than ignored."""
         if self.access_policy == "drm":
             return "DRM playback is not supported by this server"
-        for name in ("subtitles", "summary", "chapters", "named_entities", "moderation", "mp4_support"):
+        if self.summary is not None and self.summary.generate:
+            return "summary is not supported by this server yet"
+        for name in ("subtitles", "chapters", "named_entities", "moderation"):
             if getattr(self, name) not in (None, False):
                 return f"{to_camel(name)} is not supported by this server yet"
         return None
@@ -126,12 +128,14 @@ class MediaSettings(Wire):
 class CreateMediaRequest(MediaSettings):
     inputs: Annotated[list[Input], Field(min_length=1)]
 
-    @model_validator(mode="after")
-    def _one_video_input(self) -> CreateMediaRequest:
-        videos = [i for i in self.inputs if i.type == "video"]
+    @field_validator("inputs")
+    @classmethod
+    def _one_video_input(cls, inputs: list[Input]) -> list[Input]:
+        """A field validator, so the 422 names `inputs` rather than the whole body."""
+        videos = [i for i in inputs if i.type == "video"]
         if len(videos) != 1 or not videos[0].url:
-            raise ValueError("inputs must hold exactly one input of type 'video' with a url")
-        return self
+            raise ValueError("must hold exactly one input of type 'video' with a url")
+        return inputs
 
 
 class PushMediaSettings(MediaSettings):
@@ -150,6 +154,14 @@ class UpdateMediaRequest(Wire):
     metadata: Metadata | None = None
     title: Text255 | None = None
     creator_id: Text255 | None = None
+
+
+class UpdateMp4SupportRequest(Wire):
+    mp4_support: Literal[Mp4Support, "none"]
+
+
+class UpdateSourceAccessRequest(Wire):
+    source_access: bool
 
 
 # ---------------------------------------------------------------- responses
@@ -197,6 +209,16 @@ class TrackOut(Wire):
     title: str | None = None
 
 
+class Mp4SupportOut(Wire):
+    """One requested MP4/M4A rendition; Media carries a list of them (spec section 4, hazard 2)."""
+
+    type: Literal["capped_4k", "audioOnly"]
+    status: Literal["preparing", "ready", "failed"]
+    width: int | None = None
+    height: int | None = None
+    ext: Literal["mp4", "m4a"]
+
+
 class MediaOut(Wire):
     id: str
     workspace_id: str
@@ -210,6 +232,7 @@ class MediaOut(Wire):
     source_resolution: str | None = None
     source_access: bool
     optimize_audio: bool
+    mp4_support: list[Mp4SupportOut] | None = None
     playback_ids: list[PlaybackIdOut]
     tracks: list[TrackOut]
     generated_subtitles: list[dict] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from reelhouse.api.schemas import (
 )
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.storage.keys import upload_prefix
+from reelhouse.webhooks.events import emit_upload
 
 router = APIRouter(route_class=WireRoute, tags=["uploads"])
 
@@ -49,7 +50,9 @@ def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: Workspac
         )
         session.add(upload)
         session.flush()
-        return Envelope(data=views.upload(upload, rt.upload_urls.url(upload.id, upload.expires_at)))
+        url = rt.upload_urls.url(upload.id, upload.expires_at)
+        emit_upload(session, "video.media.upload", upload, url=url)
+        return Envelope(data=views.upload(upload, url))
 
 
 @router.get("/on-demand/uploads", response_model=ListEnvelope[UploadOut], summary="Get all unused upload URLs")
@@ -78,6 +81,8 @@ def cancel_upload(upload_id: UploadIdDep, rt: RuntimeDep, workspace: WorkspaceDe
             raise ApiError(400, "Upload already completed", "The file was fully received and its media was created.")
         upload.status = "cancelled"
         session.flush()
-        out = views.cancelled_upload(upload, rt.upload_urls.url(upload.id, upload.expires_at))
+        url = rt.upload_urls.url(upload.id, upload.expires_at)
+        emit_upload(session, "video.media.upload.cancelled", upload, url=url)
+        out = views.cancelled_upload(upload, url)
     rt.storage.delete_prefix(upload_prefix(upload_id))
     return Envelope(data=out)

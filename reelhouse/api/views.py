@@ -12,6 +12,7 @@ from reelhouse.api.schemas import (
     InputInfoFile,
     InputInfoOut,
     MediaOut,
+    Mp4SupportOut,
     Pagination,
     PlaybackIdOut,
     RestrictionRules,
@@ -19,6 +20,7 @@ from reelhouse.api.schemas import (
     UploadOut,
 )
 from reelhouse.db.models import Media, MediaStatus, PlaybackId, Track, Upload, utcnow
+from reelhouse.media import mp4
 
 
 def timestamp(value: datetime) -> str:
@@ -62,6 +64,18 @@ def source_resolution(media: Media) -> str | None:
     return str(min(media.width, media.height))
 
 
+def mp4_support(row: Media) -> list[Mp4SupportOut] | None:
+    """Each requested rendition: `preparing` until its job records the outcome; omitted when none is requested."""
+    recorded = {d.type: d for d in row.downloads}
+    pending = "failed" if row.status == MediaStatus.FAILED else "preparing"
+    entries = []
+    for kind in mp4.requested(row.mp4_support):
+        done = recorded.get(kind.type)
+        entries.append(Mp4SupportOut(type=kind.type, status=done.status if done else pending, ext=kind.ext,
+                                     width=done.width if done else None, height=done.height if done else None))
+    return entries or None
+
+
 def media(row: Media, base_url: str) -> MediaOut:
     ready = row.status == MediaStatus.READY and row.playback_ids
     return MediaOut(
@@ -77,6 +91,7 @@ def media(row: Media, base_url: str) -> MediaOut:
         source_resolution=source_resolution(row),
         source_access=row.source_access,
         optimize_audio=row.optimize_audio,
+        mp4_support=mp4_support(row),
         playback_ids=[playback_id(p) for p in row.playback_ids],
         tracks=[track(t) for t in row.tracks],
         is_audio_only=row.is_audio_only,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -130,6 +130,10 @@ class Media(Timestamps, Base):
     tracks: Mapped[list[Track]] = relationship(
         cascade="all, delete-orphan", order_by="Track.position", passive_deletes=True
     )
+    renditions: Mapped[list[Rendition]] = relationship(
+        cascade="all, delete-orphan", order_by="Rendition.created_at", passive_deletes=True
+    )
+    downloads: Mapped[list[Download]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class PlaybackId(Base):
@@ -162,6 +166,47 @@ class Track(Base):
     codec: Mapped[str | None] = mapped_column(String(32))
 
 
+class Rendition(Base):
+    """A playable HLS rendition under `media/<id>/hls/<name>/`. A row exists only once every file of it is
+    published, and the master playlist is built from these rows, so it never names a missing segment."""
+
+    __tablename__ = "renditions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))  # folder name: v720, audio, ...
+    type: Mapped[str] = mapped_column(String(16))  # video | audio | subtitle
+    codecs: Mapped[str] = mapped_column(String(64))
+    bandwidth: Mapped[int] = mapped_column(Integer)
+    average_bandwidth: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    frame_rate: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(35))
+    label: Mapped[str | None] = mapped_column(String(255))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    track_id: Mapped[str | None] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Download(Base):
+    """The outcome of one requested MP4/M4A rendition (`mp4Support`), stored under `media/<id>/downloads/`.
+    Written once its file is published (`ready`) or its job gave up (`failed`): a requested rendition
+    without a row is still being prepared."""
+
+    __tablename__ = "downloads"
+    __table_args__ = (UniqueConstraint("media_id", "type"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(16))  # capped_4k | audioOnly
+    status: Mapped[str] = mapped_column(String(16))  # ready | failed
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Job(Timestamps, Base):
     """One step of the media pipeline. Claimed under a lease, so a job whose worker died is taken up again."""
 
@@ -179,3 +224,88 @@ class Job(Timestamps, Base):
     lease_until: Mapped[datetime | None]
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Webhook(Base):
+    """An endpoint a workspace wants events POSTed to.
+
+    `previous_secret` keeps signing (next to `secret`) until `previous_secret_until`, so receivers can switch
+    secrets without dropping deliveries. `lease_until` lets one delivery at a time be in flight per endpoint,
+    across every node, so a slow endpoint holds one delivery thread and events stay in order.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any] | None] = mapped_column(JSON)  # event types to send; None sends every type
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)  # set when the receiver answered 410 Gone
+    secret: Mapped[str] = mapped_column(String(255))  # whsec_<base64>
+    previous_secret: Mapped[str | None] = mapped_column(String(255))
+    previous_secret_until: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]  # not a Timestamps row: leasing it is no change worth an updatedAt
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The outbox: written in the transaction that made the change, so it exists exactly when the change does."""
+
+    __tablename__ = "webhook_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # emission order
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(36))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Timestamps, Base):
+    """One event owed to one endpoint: pending until the receiver answers 2xx or the retry window closes."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    event_seq: Mapped[int] = mapped_column(ForeignKey("webhook_events.seq", ondelete="CASCADE"), index=True)
+    object_id: Mapped[str] = mapped_column(String(36))  # the event's, copied so ordering needs no join
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retry_from: Mapped[datetime] = mapped_column(default=utcnow)  # the retry window's start; redelivery resets it
+
+    event: Mapped[WebhookEvent] = relationship()
+    log: Mapped[list[WebhookAttempt]] = relationship(
+        cascade="all, delete-orphan", order_by="WebhookAttempt.number", passive_deletes=True
+    )
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per POST, whatever came of it."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)  # the first bytes of the body, for debugging receivers
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SigningKey(Base):
+    """A key that signs private playback tokens. Only the public half is kept: the private key is handed to
+    the client once, at creation, so a leak of this database cannot mint tokens."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    public_key: Mapped[str] = mapped_column(Text)  # PEM (SubjectPublicKeyInfo)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,10 +1,11 @@
 """Which code runs each kind of job. A new pipeline step is one entry here."""
 
-from reelhouse.jobs import ingest, transcode
+from reelhouse.jobs import downloads, ingest, transcode
 from reelhouse.jobs.worker import Handler
 
 HANDLERS: dict[str, Handler] = {
     "ingest": Handler(ingest.run, ingest.give_up),
     "transcode": Handler(transcode.run_playable, transcode.give_up_playable),
     "ladder": Handler(transcode.run_ladder, transcode.give_up_ladder),
+    "mp4": Handler(downloads.run, downloads.give_up),
 }

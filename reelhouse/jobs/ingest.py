@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from reelhouse import catalog
 from reelhouse.db.models import Job, Media, MediaStatus, Track, Upload
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media.probe import ProbeError, ProbeResult, probe
@@ -16,6 +15,7 @@ from reelhouse.net.fetch import FetchError, download
 from reelhouse.runtime import Runtime
 from reelhouse.storage import Storage
 from reelhouse.storage.keys import original_key, upload_prefix
+from reelhouse.webhooks.events import emit_media
 
 COMMON_RATIOS = {(16, 9), (4, 3), (9, 16), (3, 4), (1, 1), (21, 9), (2, 1), (3, 2), (2, 3), (5, 4)}
 
@@ -118,8 +118,7 @@ def run(ctx: JobContext) -> None:
             raise PermanentError(str(exc)) from None
     with rt.db.write() as session:
         media = session.get(Media, media_id)
-        if media is None:
-            catalog.purge_media_objects(rt.storage, media_id)  # deleted while we wrote the original
+        if media is None:  # deleted meanwhile: the worker purges what this job stored
             return
         record(media, info)
         media.status = MediaStatus.IN_QUEUE
@@ -133,3 +132,5 @@ def give_up(rt: Runtime, job: Job, error: str) -> None:
         if media is not None:
             media.status = MediaStatus.FAILED
             media.error = error
+            session.flush()
+            emit_media(session, "video.media.failed", media, base_url=rt.settings.base_url)

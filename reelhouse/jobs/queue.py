@@ -34,6 +34,11 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
+def _held(job: Job):  # type: ignore[no-untyped-def]
+    """The claim `job` came from is still this worker's: each claim bumps `attempts`, so it names the claim."""
+    return Job.id == job.id, Job.status == "running", Job.attempts == job.attempts
+
+
 class JobQueue:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -77,29 +82,25 @@ class JobQueue:
                     return session.get(Job, job_id)
         return None
 
-    def renew(self, job_ids: Iterable[str]) -> None:
-        job_ids = list(job_ids)
-        if not job_ids:
-            return
+    def renew(self, claims: Iterable[Job]) -> None:
+        """Extends the leases this worker still holds (a claim taken over by another worker is left alone)."""
         with self.db.write() as session:
-            session.execute(
-                update(Job)
-                .where(Job.id.in_(job_ids), Job.status == "running")
-                .values(lease_until=utcnow() + self.lease)
-            )
+            for job in claims:
+                session.execute(update(Job).where(*_held(job)).values(lease_until=utcnow() + self.lease))
 
     def progress(self, job_id: str, fraction: float) -> None:
         with self.db.write() as session:
             session.execute(update(Job).where(Job.id == job_id).values(progress=max(0.0, min(1.0, fraction))))
 
-    def complete(self, job_id: str) -> None:
+    def complete(self, job: Job) -> None:
         with self.db.write() as session:
             session.execute(
-                update(Job).where(Job.id == job_id).values(status="done", progress=1.0, lease_until=None, error=None)
+                update(Job).where(*_held(job)).values(status="done", progress=1.0, lease_until=None, error=None)
             )
 
     def retry_or_fail(self, job: Job, error: str, *, permanent: bool) -> bool:
-        """Schedules another attempt with jittered exponential backoff; returns True when the job gave up."""
+        """Schedules another attempt with jittered exponential backoff; returns True when the job gave up.
+        A worker whose claim was taken over (it stalled past its lease) changes nothing and returns False."""
         give_up = permanent or job.attempts >= self.max_attempts
         with self.db.write() as session:
             values: dict[str, Any] = {"error": error[:4000], "lease_until": None}
@@ -108,5 +109,5 @@ class JobQueue:
             else:
                 delay = min(300.0, 2.0 ** job.attempts) * (0.5 + random.random())
                 values.update(status="queued", run_after=utcnow() + timedelta(seconds=delay))
-            session.execute(update(Job).where(Job.id == job.id).values(**values))
-        return give_up
+            held = session.execute(update(Job).where(*_held(job)).values(**values)).rowcount == 1
+        return give_up and held

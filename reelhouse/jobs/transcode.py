@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelhouse import catalog
 from reelhouse.db.models import Job, Media, MediaStatus, Rendition
+from reelhouse.jobs import downloads
 from reelhouse.jobs.ingest import set_status
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls
@@ -24,6 +24,7 @@ from reelhouse.media.ladder import Rung, can_copy, copy_rung, ladder
 from reelhouse.media.probe import ProbeError, ProbeResult, StreamInfo, max_keyframe_gap, probe
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key, rendition_prefix
+from reelhouse.webhooks.events import emit_media
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +95,16 @@ def publish(rt: Runtime, media_id: str, out: Path, outputs: list[Output], *, rea
         rt.storage.put_file(f"{prefix}/index.m3u8", folder / "index.m3u8")
     with rt.db.write() as session:
         media = session.get(Media, media_id)
-        if media is None:
-            catalog.purge_media_objects(rt.storage, media_id)
+        if media is None:  # deleted meanwhile: the worker purges what this job stored
             return False
         media.renditions.extend(renditions)
         if ready:
             media.status = MediaStatus.READY
             media.error = None
             rt.jobs.enqueue(session, "ladder", workspace_id=media.workspace_id, media_id=media.id)
+            session.flush()
+            emit_media(session, "video.media.ready", media, base_url=rt.settings.base_url)
+            downloads.media_ready(rt, session, media)
     rt.jobs.notify()
     return True
 
@@ -127,8 +130,7 @@ def run_playable(ctx: JobContext) -> None:
     if loaded is None:
         return
     media, existing = loaded
-    if existing:  # an earlier attempt already published the first rendition
-        publish(rt, media.id, ctx.scratch, [], ready=True)
+    if existing:  # an earlier attempt published it, Ready and the ladder job in the same transaction
         return
     set_status(rt, media.id, MediaStatus.PROCESSING)
     out = ctx.scratch / "hls"
@@ -190,6 +192,8 @@ def give_up_playable(rt: Runtime, job: Job, error: str) -> None:
         if media is not None and not media.renditions:
             media.status = MediaStatus.FAILED
             media.error = error
+            session.flush()
+            emit_media(session, "video.media.failed", media, base_url=rt.settings.base_url)
 
 
 def give_up_ladder(rt: Runtime, job: Job, error: str) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reelhouse.db.models import Job
+from reelhouse.catalog import purge_media_objects
+from reelhouse.db.models import Job, Media
 from reelhouse.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class WorkerPool:
     poll_seconds: float = 0.5
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
-    _running: set[str] = field(default_factory=set)
+    _running: dict[str, Job] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -72,7 +73,7 @@ class WorkerPool:
         interval = self.runtime.jobs.lease.total_seconds() / 3
         while not self._stop.wait(interval):
             with self._lock:
-                running = list(self._running)
+                running = list(self._running.values())
             try:
                 self.runtime.jobs.renew(running)
             except Exception:
@@ -90,7 +91,10 @@ class WorkerPool:
                 queue.wakeup.wait(self.poll_seconds)
                 queue.wakeup.clear()
                 continue
-            self.run(job)
+            try:
+                self.run(job)
+            except Exception:  # e.g. the database refused the outcome: the lease runs out and the job is retried
+                log.exception("job %s %s media=%s could not be finished", job.kind, job.id, job.media_id)
 
     def run(self, job: Job) -> None:
         """Runs one claimed job to completion, retry or final failure."""
@@ -102,11 +106,11 @@ class WorkerPool:
         scratch = self.runtime.settings.scratch_dir / job.id
         scratch.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            self._running.add(job.id)
+            self._running[job.id] = job
         log.info("job %s %s media=%s started (attempt %d)", job.kind, job.id, job.media_id, job.attempts)
         try:
             handler.run(JobContext(self.runtime, job, scratch))
-            queue.complete(job.id)
+            queue.complete(job)
             log.info("job %s %s media=%s done", job.kind, job.id, job.media_id)
         except PermanentError as exc:
             self._fail(handler, job, str(exc), permanent=True)
@@ -115,8 +119,18 @@ class WorkerPool:
             self._fail(handler, job, f"{type(exc).__name__}: {exc}", permanent=False)
         finally:
             with self._lock:
-                self._running.discard(job.id)
+                self._running.pop(job.id, None)
             shutil.rmtree(scratch, ignore_errors=True)
+            self._purge_if_deleted(job)
+
+    def _purge_if_deleted(self, job: Job) -> None:
+        """A job may store objects after its media was deleted and purged; whatever it left goes now."""
+        if job.media_id is None:
+            return
+        with self.runtime.db.read() as session:
+            deleted = session.get(Media, job.media_id) is None
+        if deleted:
+            purge_media_objects(self.runtime.storage, job.media_id)
 
     def _fail(self, handler: Handler, job: Job, error: str, *, permanent: bool) -> None:
         if self.runtime.jobs.retry_or_fail(job, error, permanent=permanent):

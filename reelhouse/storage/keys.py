@@ -13,6 +13,14 @@ def rendition_prefix(media_id: str, name: str) -> str:
     return f"media/{media_id}/hls/{name}"
 
 
+def download_key(media_id: str, file: str) -> str:
+    return f"media/{media_id}/downloads/{file}"
+
+
+def thumbnail_key(media_id: str, name: str) -> str:
+    return f"media/{media_id}/thumbs/{name}"
+
+
 def upload_prefix(upload_id: str) -> str:
     return f"uploads/{upload_id}"
 

@@ -34,7 +34,7 @@ _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
 @dataclass(frozen=True)
 class ContentRange:
-    first: int | None  # None: a status query (`bytes */total`)
+    first: int | None  # None: a status query (`bytes */total`, or `bytes */*` while the total is unknown)
     last: int | None
     total: int | None  # None: not yet known (`/*`)
 
@@ -51,8 +51,6 @@ def parse_content_range(header: str) -> ContentRange:
     )
     if parsed.first is not None and parsed.last is not None and parsed.last < parsed.first:
         raise ApiError(400, "Invalid Content-Range", "The last byte comes before the first.")
-    if parsed.first is None and parsed.total is None:
-        raise ApiError(400, "Invalid Content-Range", "'bytes */*' says nothing.")
     if parsed.total is not None and parsed.last is not None and parsed.last >= parsed.total:
         raise ApiError(400, "Content-Range exceeds total", f"Byte {parsed.last} is past the declared total {parsed.total}.")
     return parsed
@@ -107,16 +105,26 @@ def _check_open(upload: Upload, session_id: str | None) -> None:
         raise ApiError(404, "Upload session not found", "Start a new session for this URL.", headers=_cors(upload))
 
 
+def _too_large(max_bytes: int, headers: dict[str, str]) -> ApiError:
+    return ApiError(413, "File too large", f"This server accepts files up to {max_bytes} bytes.", headers=headers)
+
+
 def _check_offset(upload: Upload, chunk: ContentRange, max_bytes: int) -> None:
     headers = _committed_headers(upload)
     if chunk.total is not None:
         if chunk.total > max_bytes:
-            raise ApiError(413, "File too large", f"This server accepts files up to {max_bytes} bytes.", headers=headers)
+            raise _too_large(max_bytes, headers)
         if upload.total_size is not None and chunk.total != upload.total_size:
             raise ApiError(400, "Total size changed", f"The upload was declared as {upload.total_size} bytes.",
                            headers=headers)
         if chunk.total < upload.committed:
             raise ApiError(400, "Total size too small", f"{upload.committed} bytes are already committed.", headers=headers)
+    if chunk.last is not None:  # a chunk of unknown total (`/*`) is bounded too
+        if chunk.last >= max_bytes:
+            raise _too_large(max_bytes, headers)
+        if upload.total_size is not None and chunk.last >= upload.total_size:
+            raise ApiError(400, "Content-Range exceeds total",
+                           f"Byte {chunk.last} is past the declared total {upload.total_size}.", headers=headers)
     if chunk.first is None:
         return
     if chunk.first < upload.committed:
@@ -158,7 +166,8 @@ def _commit(rt: Runtime, upload_id: str, first: int, part: Path, size: int, chun
         _check_open(upload, session_id)
         if upload.status == "completed":
             raise ApiError(409, "Upload already completed", headers=_cors(upload))
-        _check_offset(upload, ContentRange(first, None, chunk.total), rt.settings.max_source_bytes)
+        received = ContentRange(first, first + size - 1 if size else None, chunk.total)
+        _check_offset(upload, received, rt.settings.max_source_bytes)
         if size:
             rt.storage.put_file(upload_part_key(upload.id, first), part)
         upload.committed = first + size
@@ -178,7 +187,7 @@ def _complete(rt: Runtime, session, upload: Upload) -> None:  # type: ignore[no-
     upload.status = "completed"
     settings = PushMediaSettings.model_validate(upload.settings)
     catalog.create_media(session, rt.jobs, workspace_id=upload.workspace_id, settings=settings, inputs=[],
-                         upload_id=upload.id)
+                         upload_id=upload.id, base_url=rt.settings.base_url)
 
 
 def _restart(rt: Runtime, upload_id: str, session_id: str | None) -> Upload:
@@ -202,7 +211,8 @@ async def start_session(upload_id: str, request: Request) -> Response:
         raise ApiError(400, "Missing x-goog-resumable: start", "POST opens a resumable session.", headers=_cors(upload))
     session_id = str(uuid.uuid4())
     upload = await run_in_threadpool(_restart, rt, upload_id, session_id)
-    location = str(request.url.include_query_params(upload_id=session_id))
+    # On the public base URL, not the Host this request came through (a proxy's inner address, plain http).
+    location = f"{rt.upload_urls.url(upload.id, upload.expires_at)}&upload_id={session_id}"
     return Response(status_code=201, headers={**_cors(upload), "Location": location})
 
 
@@ -219,8 +229,7 @@ async def put_bytes(upload_id: str, request: Request) -> Response:
             raise ApiError(409, "Upload already completed", headers=_cors(upload))
         chunk = ContentRange(0, None, None)
         limit = max_bytes
-        too_long = ApiError(413, "File too large", f"This server accepts files up to {max_bytes} bytes.",
-                            headers=_cors(upload))
+        too_long = _too_large(max_bytes, _cors(upload))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise too_long

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import UTC, datetime
 
@@ -16,6 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from reelhouse.db.engine import Database
 from reelhouse.db.models import ServerSecret
+
+
+_EXPIRES = re.compile(r"[0-9]{1,12}")  # ASCII digits only, short enough for int() and datetime
 
 
 class SignatureError(Exception):
@@ -56,7 +60,7 @@ class UrlSigner:
 
     def verify(self, upload_id: str, expires: str | None, signature: str | None, *, now: datetime) -> None:
         """Raises SignatureError('forged'|'expired') — forged first, so an attacker learns nothing about expiry."""
-        if not expires or not signature or not expires.isdigit():
+        if not expires or not signature or not _EXPIRES.fullmatch(expires):
             raise SignatureError("forged")
         if not hmac.compare_digest(self._signature(upload_id, int(expires)), signature):
             raise SignatureError("forged")

@@ -1,0 +1,219 @@
+"""The job queue and the embedded workers, without HTTP: dedup, leases, retries, crash recovery."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from reelhouse.db.models import Job, Media, Workspace, utcnow
+from reelhouse.jobs.worker import Handler, JobContext, PermanentError, WorkerPool
+from reelhouse.runtime import Runtime
+from reelhouse.settings import Settings
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15, what: str = "condition") -> None:
+    """Polls `condition` until it holds; fails the test when it never does."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never held within {timeout} s")
+        time.sleep(0.02)
+
+
+class Recorder:
+    """A fake job handler: counts runs, runs `behaviour` on each, records give-ups."""
+
+    def __init__(self, behaviour: Callable[[int], None] = lambda attempt: None) -> None:
+        self.behaviour = behaviour
+        self.runs: list[str] = []
+        self.gave_up: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def run(self, ctx: JobContext) -> None:
+        with self._lock:
+            self.runs.append(ctx.job.id)
+            attempt = len(self.runs)
+        self.behaviour(attempt)
+
+    def give_up(self, rt: Runtime, job: Job, error: str) -> None:
+        self.gave_up.append((job.id, error))
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"probe": Handler(self.run, self.give_up)}
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    rt = Runtime.open(Settings(data_dir=tmp_path / "data", workers=0, job_lease_seconds=1, job_max_attempts=3))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def media_id(runtime: Runtime) -> str:
+    with runtime.db.write() as session:
+        workspace = Workspace(name="jobs")
+        session.add(workspace)
+        session.flush()
+        media = Media(workspace_id=workspace.id)
+        session.add(media)
+        session.flush()
+        return media.id
+
+
+def enqueue(rt: Runtime, media_id: str, params: dict[str, str] | None = None) -> str:
+    with rt.db.write() as session:
+        workspace_id = session.get(Media, media_id).workspace_id
+        job = rt.jobs.enqueue(session, "probe", workspace_id=workspace_id, media_id=media_id, params=params)
+        return job.id
+
+
+def load(rt: Runtime, job_id: str) -> Job:
+    with rt.db.read() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def make_claimable_now(rt: Runtime, job_id: str) -> None:
+    """Time travel: the retry's backoff has passed."""
+    with rt.db.write() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(run_after=utcnow() - timedelta(seconds=1)))
+
+
+def start_pool(rt: Runtime, recorder: Recorder) -> WorkerPool:
+    pool = WorkerPool(rt, recorder.handlers(), size=1, poll_seconds=0.05)
+    pool.start()
+    return pool
+
+
+def test_enqueueing_the_same_step_twice_makes_one_job(runtime: Runtime, media_id: str) -> None:
+    first = enqueue(runtime, media_id, {"rung": "720p"})
+    again = enqueue(runtime, media_id, {"rung": "720p"})
+    other = enqueue(runtime, media_id, {"rung": "480p"})
+
+    assert again == first
+    assert other != first
+    with runtime.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 2
+
+
+def test_a_job_is_claimed_once_under_a_lease(runtime: Runtime, media_id: str) -> None:
+    job_id = enqueue(runtime, media_id)
+
+    job = runtime.jobs.claim(["probe"])
+
+    assert job is not None and job.id == job_id
+    assert (job.status, job.attempts) == ("running", 1)
+    assert job.lease_until is not None and job.lease_until > utcnow()
+    assert runtime.jobs.claim(["probe"]) is None
+    assert runtime.jobs.claim(["transcode"]) is None
+
+
+def test_a_failed_attempt_is_retried_later_until_attempts_run_out(runtime: Runtime, media_id: str) -> None:
+    job_id = enqueue(runtime, media_id)
+
+    for attempt in (1, 2):
+        job = runtime.jobs.claim(["probe"])
+        assert job is not None and job.attempts == attempt
+        assert runtime.jobs.retry_or_fail(job, f"boom {attempt}", permanent=False) is False
+        retry = load(runtime, job_id)
+        assert (retry.status, retry.error, retry.lease_until) == ("queued", f"boom {attempt}", None)
+        assert retry.run_after > utcnow()
+        assert runtime.jobs.claim(["probe"]) is None  # backing off
+        make_claimable_now(runtime, job_id)
+
+    job = runtime.jobs.claim(["probe"])
+    assert job is not None and job.attempts == 3
+    assert runtime.jobs.retry_or_fail(job, "boom 3", permanent=False) is True
+    assert (load(runtime, job_id).status, load(runtime, job_id).error) == ("failed", "boom 3")
+    assert runtime.jobs.claim(["probe"]) is None
+
+
+def test_a_permanent_error_gives_up_at_once(runtime: Runtime, media_id: str) -> None:
+    def refuse(attempt: int) -> None:
+        raise PermanentError("the input is not a video")
+
+    recorder = Recorder(refuse)
+    job_id = enqueue(runtime, media_id)
+    pool = WorkerPool(runtime, recorder.handlers(), size=0)
+
+    pool.run(runtime.jobs.claim(["probe"]))
+
+    assert recorder.gave_up == [(job_id, "the input is not a video")]
+    job = load(runtime, job_id)
+    assert (job.status, job.attempts, job.error) == ("failed", 1, "the input is not a video")
+
+
+def test_a_crashing_attempt_is_retried_and_then_succeeds(runtime: Runtime, media_id: str) -> None:
+    def flaky(attempt: int) -> None:
+        if attempt == 1:
+            raise RuntimeError("ffmpeg vanished")
+
+    recorder = Recorder(flaky)
+    job_id = enqueue(runtime, media_id)
+    pool = start_pool(runtime, recorder)
+    try:
+        wait_until(lambda: load(runtime, job_id).status == "done", what="the retried job finishing")
+    finally:
+        pool.stop()
+
+    job = load(runtime, job_id)
+    assert (job.attempts, job.error) == (2, None)
+    assert recorder.runs == [job_id, job_id]
+    assert recorder.gave_up == []
+
+
+def test_a_dead_workers_job_is_taken_over_when_its_lease_runs_out(runtime: Runtime, media_id: str) -> None:
+    job_id = enqueue(runtime, media_id)
+    assert runtime.jobs.claim(["probe"]) is not None  # a worker claims it, then dies without a word
+
+    recorder = Recorder()
+    pool = start_pool(runtime, recorder)
+    try:
+        wait_until(lambda: load(runtime, job_id).status == "done", what="the abandoned job finishing")
+    finally:
+        pool.stop()
+
+    assert load(runtime, job_id).attempts == 2
+    assert recorder.runs == [job_id]
+
+
+def test_a_long_job_keeps_its_lease_and_runs_once(runtime: Runtime, media_id: str) -> None:
+    recorder = Recorder(lambda attempt: time.sleep(2.5 * runtime.jobs.lease.total_seconds()))
+    job_id = enqueue(runtime, media_id)
+    pools = [start_pool(runtime, recorder), start_pool(runtime, recorder)]  # the idle one keeps trying to claim
+    try:
+        wait_until(lambda: load(runtime, job_id).status == "done", what="the long job finishing")
+    finally:
+        for pool in pools:
+            pool.stop()
+
+    assert recorder.runs == [job_id]
+    assert load(runtime, job_id).attempts == 1
+
+
+def test_a_worker_survives_a_failing_give_up(runtime: Runtime, media_id: str) -> None:
+    def refuse(attempt: int) -> None:
+        if attempt == 1:
+            raise PermanentError("not media")
+
+    def broken_give_up(rt: Runtime, job: Job, error: str) -> None:
+        raise RuntimeError("could not record the failure")
+
+    recorder = Recorder(refuse)
+    pool = WorkerPool(runtime, {"probe": Handler(recorder.run, broken_give_up)}, size=1, poll_seconds=0.05)
+    pool.start()
+    try:
+        first = enqueue(runtime, media_id, {"n": "1"})
+        wait_until(lambda: load(runtime, first).status == "failed", what="the first job failing")
+        second = enqueue(runtime, media_id, {"n": "2"})
+        wait_until(lambda: load(runtime, second).status == "done", what="the next job running")
+    finally:
+        pool.stop()
