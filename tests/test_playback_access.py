@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from fastpix_python import Fastpix, errors, models
 
 from tests.api_helpers import create_media, error_of, invalid_fields
+from tests.clips import make_clip
 from tests.conftest import Server, make_token, wait_for
 
 
@@ -355,3 +356,36 @@ def test_malformed_playback_ids_and_traversal_are_404(server: Server, api: httpx
     token = mint(new_key(api), pid)
     url = server.url + path.format(pid=pid, upper=pid.upper())
     assert httpx.get(url, params={"token": token}).status_code == 404
+
+
+def test_restricted_answers_are_never_shared_by_a_cdn_and_refusals_reach_browsers(api, server, file_server):
+    _, private = ready_media(api, file_server)
+    token = mint(new_key(api), private)
+    for response in play(server, private, token):
+        assert response.status_code == 200 and response.headers["cache-control"].startswith("private")
+    _, public = ready_media(api, file_server, policy="public")
+    segment = play(server, public)[-1]
+    assert segment.headers["cache-control"] == "public, max-age=31536000, immutable"
+    refused = httpx.get(master_url(server, private))
+    assert refused.status_code == 403 and refused.headers["access-control-allow-origin"] == "*"
+    missing = httpx.get(f"{server.url}/stream/{private}/v9999/index.m3u8", params={"token": token})
+    assert missing.status_code == 404 and missing.headers["access-control-allow-origin"] == "*"
+    head = httpx.head(master_url(server, public))
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_a_playback_id_with_a_resolution_plays_no_higher_rung(api, server, file_server, clips):
+    make_clip(clips / "hd.mp4", width=960, height=720, gop=25)
+    created = create_media(api, f"{file_server}/hd.mp4", accessPolicy="public")
+    wait_for(api, created["id"], lambda m: m["status"] == "Ready")
+    full_id = created["playbackIds"][0]["id"]
+    capped = api.post(f"/on-demand/{created['id']}/playback-ids", json={"accessPolicy": "public", "resolution": "480p"})
+    capped_id = capped.json()["data"]["id"]
+    deadline = time.monotonic() + 120
+    while len(m3u8.loads(httpx.get(master_url(server, full_id)).text).playlists) < 3:
+        assert time.monotonic() < deadline, "the ladder never landed"
+        time.sleep(0.2)
+    heights = [p.stream_info.resolution[1] for p in m3u8.loads(httpx.get(master_url(server, capped_id)).text).playlists]
+    assert heights == [360, 480]
+    assert httpx.get(f"{server.url}/stream/{capped_id}/v720/index.m3u8").status_code == 404
+    assert httpx.get(f"{server.url}/stream/{full_id}/v720/index.m3u8").status_code == 200

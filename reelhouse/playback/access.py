@@ -36,6 +36,13 @@ class Grant:
     playback: PlaybackId
     token: str | None
 
+    @property
+    def shareable(self) -> bool:
+        """Whether a shared cache (a CDN) may keep the answer: only when anyone, anywhere, may play it."""
+        rules = (self.playback.domains or {}, self.playback.user_agents or {})
+        open_rules = all(r.get("defaultPolicy", "allow") == "allow" and not r.get("deny") for r in rules)
+        return self.playback.access_policy == "public" and open_rules
+
 
 def not_found() -> ApiError:
     return ApiError(404, "Not found", "No such playback ID or file.")

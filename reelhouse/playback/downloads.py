@@ -9,11 +9,11 @@ from sqlalchemy import select
 from reelhouse.db.models import Download
 from reelhouse.media import mp4
 from reelhouse.playback.access import authorize, not_found
-from reelhouse.playback.files import headers, object_response
+from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import download_key, original_key
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 
 CACHE_SECONDS = 600  # short: turning mp4Support or sourceAccess off should take effect soon, even behind a CDN
 EXTENSIONS = {"matroska": "mkv", "mpegts": "ts"}  # container names that are not also file extensions

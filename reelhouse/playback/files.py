@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.routing import APIRoute
 
+from reelhouse.api.errors import ApiError
 from reelhouse.playback.access import Grant, not_found
 from reelhouse.runtime import Runtime
 
+CORS = {"Access-Control-Allow-Origin": "*"}
 
-def headers(grant: Grant, max_age: int) -> dict[str, str]:
-    """Shared caches may keep what public playback IDs serve; answers to signed requests stay in the browser."""
-    scope = "private" if grant.token else "public"
-    return {"Cache-Control": f"{scope}, max-age={max_age}", "Access-Control-Allow-Origin": "*"}
+
+class PlaybackRoute(APIRoute):
+    """Playback answers GET and HEAD, and its errors carry CORS too: a browser player must see the 403 or
+    404, not a CORS failure."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["methods"] = ["GET", "HEAD"]
+        super().__init__(*args, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_cors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                exc.headers = {**(exc.headers or {}), **CORS}
+                raise
+
+        return with_cors
+
+
+def headers(grant: Grant, max_age: int, *, immutable: bool = False) -> dict[str, str]:
+    """Shared caches (a CDN) may keep only what anyone may play; restricted answers stay in the browser,
+    so no cache hands them out without our checks."""
+    cache = f"{'public' if grant.shareable else 'private'}, max-age={max_age}" + (", immutable" if immutable else "")
+    return {"Cache-Control": cache, **CORS}
 
 
 def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, str]) -> Response:

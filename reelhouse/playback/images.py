@@ -19,13 +19,13 @@ from reelhouse.db.models import MediaStatus
 from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
 from reelhouse.media.thumbnail import FIT_MODES, MAX_SIZE, Layout, last_frame_command, layout, thumbnail_command
 from reelhouse.playback.access import authorize, not_found
-from reelhouse.playback.files import headers, object_response
+from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
 from reelhouse.storage import StorageError
 from reelhouse.storage.keys import original_key, thumbnail_key
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 CACHE_SECONDS = 86400  # a parameter set always renders the same picture

@@ -7,29 +7,22 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
 
 from reelhouse.db.models import MediaStatus, Rendition
 from reelhouse.media import hls
+from reelhouse.media.ladder import HEIGHTS
 from reelhouse.playback.access import Grant, authorize, not_found
+from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import rendition_prefix
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 
 _NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
 _FILE = re.compile(r"^(init\.mp4|seg_\d{5,}\.m4s)$")
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
-PLAYLIST_CACHE = "max-age=5"
-IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-def _headers(grant: Grant, cache: str) -> dict[str, str]:
-    scope = "private" if grant.token else "public"
-    return {
-        "Cache-Control": cache if cache == IMMUTABLE else f"{scope}, {cache}",
-        "Access-Control-Allow-Origin": "*",
-    }
+PLAYLIST_SECONDS = 5  # the master gains rungs as the ladder lands
+SEGMENT_SECONDS = 31_536_000  # a published segment never changes
 
 
 def _with_token(uri: str, token: str | None) -> str:
@@ -37,9 +30,14 @@ def _with_token(uri: str, token: str | None) -> str:
     return f"{uri}?token={quote(token, safe='')}" if token else uri
 
 
+def _within(rendition: Rendition, resolution: str | None) -> bool:
+    """A playback ID created with `resolution` plays no rung above it."""
+    return resolution is None or min(rendition.width or 0, rendition.height or 0) <= HEIGHTS[resolution]
+
+
 def master_for(grant: Grant) -> str:
     pid = grant.playback.id
-    videos = [r for r in grant.media.renditions if r.type == "video"]
+    videos = [r for r in grant.media.renditions if r.type == "video" and _within(r, grant.playback.resolution)]
     audios = [r for r in grant.media.renditions if r.type == "audio"]
     peak_audio = max((a.bandwidth for a in audios), default=0)
     average_audio = max((a.average_bandwidth for a in audios), default=0)
@@ -74,7 +72,7 @@ def _rendition(grant: Grant, name: str) -> Rendition:
     if not _NAME.match(name):
         raise not_found()
     rendition = next((r for r in grant.media.renditions if r.name == name), None)
-    if rendition is None:
+    if rendition is None or not _within(rendition, grant.playback.resolution):
         raise not_found()
     return rendition
 
@@ -85,7 +83,7 @@ async def master(playback_id: str, request: Request) -> Response:
     grant = await run_in_threadpool(authorize, rt, playback_id, request)
     if grant.media.status != MediaStatus.READY or not grant.media.renditions:
         raise not_found()
-    return Response(master_for(grant), media_type=CONTENT_TYPES[".m3u8"], headers=_headers(grant, PLAYLIST_CACHE))
+    return Response(master_for(grant), media_type=CONTENT_TYPES[".m3u8"], headers=headers(grant, PLAYLIST_SECONDS))
 
 
 @router.get("/stream/{playback_id}/{name}/index.m3u8")
@@ -97,7 +95,7 @@ async def variant(playback_id: str, name: str, request: Request) -> Response:
         text = f.read().decode()
     if grant.token:
         text = _sign_playlist(text, grant.token)
-    return Response(text, media_type=CONTENT_TYPES[".m3u8"], headers=_headers(grant, PLAYLIST_CACHE))
+    return Response(text, media_type=CONTENT_TYPES[".m3u8"], headers=headers(grant, PLAYLIST_SECONDS))
 
 
 def _sign_playlist(text: str, token: str) -> str:
@@ -114,25 +112,11 @@ def _sign_playlist(text: str, token: str) -> str:
 
 @router.get("/stream/{playback_id}/{name}/{file}")
 async def segment(playback_id: str, name: str, file: str, request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
     if not _FILE.match(file):
         raise not_found()
+    rt: Runtime = request.app.state.runtime
     grant = await run_in_threadpool(authorize, rt, playback_id, request)
     rendition = _rendition(grant, name)
     key = f"{rendition_prefix(grant.media.id, rendition.name)}/{file}"
     media_type = CONTENT_TYPES[file[file.rindex("."):]]
-    headers = _headers(grant, IMMUTABLE)
-    path = rt.storage.local_path(key)
-    if path is not None:
-        if not path.is_file():
-            raise not_found()
-        return FileResponse(path, media_type=media_type, headers=headers)
-    if not rt.storage.exists(key):
-        raise not_found()
-    return StreamingResponse(_chunks(rt, key), media_type=media_type, headers=headers)
-
-
-def _chunks(rt: Runtime, key: str):  # type: ignore[no-untyped-def]
-    with rt.storage.open(key) as f:
-        while chunk := f.read(256 * 1024):
-            yield chunk
+    return object_response(rt, key, media_type, headers(grant, SEGMENT_SECONDS, immutable=True))
