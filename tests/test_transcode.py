@@ -193,7 +193,7 @@ def test_standard_input_is_ready_by_stream_copy_and_the_ladder_follows(api, serv
     # x264 ultrafast makes Constrained Baseline; our encoder makes High: the first rung is the source itself
     assert first.playlists[0].stream_info.codecs.startswith("avc1.42")
     assert source.video.profile == "Constrained Baseline"
-    assert media["duration"] == "9.00" and media["sourceResolution"] == "480"
+    assert media["duration"] == "9.00" and media["sourceResolution"] == "480" and media["maxResolution"] == "480p"
 
     ladder_done(server, created["id"])
     full = master(server, pid)

@@ -134,7 +134,7 @@ def assert_signed(hit: Hit, secret: str) -> None:
 
 
 # What no step between creation and the PATCH changes.
-STABLE = ("id", "workspaceId", "title", "maxResolution", "mediaQuality", "playbackIds", "uploadId", "createdAt",
+STABLE = ("id", "workspaceId", "title", "mediaQuality", "playbackIds", "uploadId", "createdAt",
           "sourceAccess")
 
 

@@ -21,6 +21,7 @@ from reelhouse.api.schemas import (
 )
 from reelhouse.db.models import Media, MediaStatus, PlaybackId, Track, Upload, utcnow
 from reelhouse.media import mp4
+from reelhouse.media.ladder import HEIGHTS
 
 
 def timestamp(value: datetime) -> str:
@@ -76,6 +77,16 @@ def mp4_support(row: Media) -> list[Mp4SupportOut] | None:
     return entries or None
 
 
+def max_resolution(row: Media) -> str:
+    """The tier the media actually plays at: the requested one, lowered to the source's (live: "720p" for a
+    720 source asked for at 1080p); a source below every tier is named by its own size."""
+    if row.width is None or row.height is None:
+        return row.max_resolution
+    cap = min(HEIGHTS[row.max_resolution], row.width, row.height)
+    tier = max((h for h in HEIGHTS.values() if h <= cap), default=cap)
+    return f"{tier}p"
+
+
 def media(row: Media, base_url: str) -> MediaOut:
     ready = row.status == MediaStatus.READY and row.playback_ids
     return MediaOut(
@@ -87,7 +98,7 @@ def media(row: Media, base_url: str) -> MediaOut:
         creator_id=row.creator_id,
         metadata=row.meta,
         media_quality=row.media_quality,
-        max_resolution=row.max_resolution,
+        max_resolution=max_resolution(row),
         source_resolution=source_resolution(row),
         source_access=row.source_access,
         optimize_audio=row.optimize_audio,
