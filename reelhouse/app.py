@@ -15,6 +15,7 @@ from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.uploads import protocol
+from reelhouse.uploads.cleanup import Sweeper
 from reelhouse.webhooks.delivery import DeliveryWorker
 
 
@@ -29,9 +30,12 @@ def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
         pool.start()
         deliveries = DeliveryWorker(runtime.db, settings, settings.webhook_workers if workers else 0)
         deliveries.start()
+        sweeper = Sweeper(runtime)
+        sweeper.start()
         try:
             yield
         finally:
+            sweeper.stop()
             deliveries.stop()
             pool.stop()
             runtime.close()

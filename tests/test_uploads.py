@@ -17,9 +17,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from reelhouse.db.models import utcnow
+from reelhouse.db.models import Upload, utcnow
 from reelhouse.settings import Settings
 from reelhouse.storage.keys import original_key, upload_prefix
+from reelhouse.uploads.cleanup import sweep_expired
 from tests.conftest import Server, make_token, settled, start_server, wait_for
 from tests.test_jobs import wait_until
 
@@ -479,3 +480,19 @@ def test_cors_for_the_uploads_origin(api: httpx.Client, clip_bytes: bytes) -> No
         assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
         exposed = {h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
         assert {"range", "location"} <= exposed
+
+
+def test_parts_of_an_upload_that_expired_unfinished_are_swept(api: httpx.Client, server: Server,
+                                                               clip_bytes: bytes) -> None:
+    upload = create_upload(api)
+    assert put_chunk(upload["url"], clip_bytes[:1000], 0, len(clip_bytes)).status_code == 308
+    fresh = create_upload(api)
+    assert put_chunk(fresh["url"], clip_bytes[:1000], 0, len(clip_bytes)).status_code == 308
+    with server.runtime.db.write() as session:
+        session.get(Upload, upload["uploadId"]).expires_at = utcnow() - timedelta(hours=2)
+
+    assert sweep_expired(server.runtime) == 1
+    assert server.runtime.storage.list(f"uploads/{upload['uploadId']}") == []
+    assert server.runtime.storage.list(f"uploads/{fresh['uploadId']}") != []  # still within its time
+    listed = {u["uploadId"]: u["status"] for u in api.get("/on-demand/uploads").json()["data"]}
+    assert listed[upload["uploadId"]] == "timed_out" and listed[fresh["uploadId"]] == "waiting"

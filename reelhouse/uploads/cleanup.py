@@ -1,0 +1,58 @@
+"""Upload URLs that expire unfinished leave committed parts behind; nothing else would ever remove them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from reelhouse.db.models import Upload, utcnow
+from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import upload_prefix
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(hours=1)  # a chunk still in flight when the URL expired may commit a little later
+
+
+def sweep_expired(rt: Runtime) -> int:
+    """Drops the stored parts of uploads whose URL expired over an hour ago; returns how many it swept.
+    The rows stay, so the upload still lists as `timed_out`."""
+    with rt.db.write() as session:
+        expired = session.scalars(
+            select(Upload).where(Upload.status == "waiting", Upload.committed > 0, Upload.expires_at < utcnow() - GRACE)
+        ).all()
+        for upload in expired:
+            upload.committed, upload.total_size = 0, None
+        swept = [u.id for u in expired]
+    for upload_id in swept:
+        rt.storage.delete_prefix(upload_prefix(upload_id))
+    if swept:
+        log.info("removed the parts of %d expired uploads", len(swept))
+    return len(swept)
+
+
+class Sweeper:
+    """Runs `sweep_expired` every `interval` seconds in a background thread of `serve`."""
+
+    def __init__(self, rt: Runtime, interval: float = 600.0) -> None:
+        self._rt = rt
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reelhouse-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                sweep_expired(self._rt)
+            except Exception:
+                log.exception("could not sweep expired uploads")
