@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
+import uuid
 import time
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy
 
 from reelhouse.settings import Settings
 from reelhouse.testing import Server, free_port, make_token, start_server
@@ -20,11 +23,40 @@ from tests.clips import make_clip
 __all__ = ["Server", "make_token", "settled", "start_server", "wait_for"]
 
 
+POSTGRES_ADMIN_URL = os.environ.get("REELHOUSE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1/postgres")
+ON_POSTGRES = os.environ.get("REELHOUSE_TEST_DATABASE") == "postgres"  # run the whole suite on PostgreSQL
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards; skips where no server answers."""
+    try:
+        admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text("select 1"))
+    except Exception as exc:  # no driver, no server, no access
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__})")
+    name = f"reelhouse_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the data dir), or a fresh PostgreSQL database when REELHOUSE_TEST_DATABASE=postgres."""
+    return request.getfixturevalue("postgres_url") if ON_POSTGRES else None
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
     port = free_port()
     return Settings(
         data_dir=tmp_path / "data",
+        database_url=database_url,
         host="127.0.0.1",
         port=port,
         allowed_networks=["127.0.0.1/32"],  # the static file server below; other private targets stay refused

@@ -21,6 +21,13 @@ from reelhouse.settings import Settings
 from tests.conftest import Server, free_port
 
 
+@pytest.fixture(autouse=True)
+def same_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI must reach the database the test server uses (PostgreSQL when the suite runs on it)."""
+    if "settings" in request.fixturenames and request.getfixturevalue("settings").database_url:
+        monkeypatch.setenv("REELHOUSE_DATABASE_URL", request.getfixturevalue("settings").database_url)
+
+
 def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
