@@ -44,13 +44,19 @@ def headers(grant: Grant, max_age: int, *, immutable: bool = False) -> dict[str,
     return {"Cache-Control": cache, **CORS}
 
 
+class ObjectFile(FileResponse):
+    """Reads 1 MiB at a time instead of Starlette's 64 KiB: a segment is one or two thread hops, not dozens."""
+
+    chunk_size = 1024 * 1024
+
+
 def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, str]) -> Response:
     """From disk with byte ranges when the backend keeps objects locally, else streamed whole; 404 when absent."""
     path = rt.storage.local_path(key)
     if path is not None:
         if not path.is_file():
             raise not_found()
-        return FileResponse(path, media_type=media_type, headers=headers)
+        return ObjectFile(path, media_type=media_type, headers=headers)
     if not rt.storage.exists(key):
         raise not_found()
     return StreamingResponse(_chunks(rt, key), media_type=media_type, headers=headers)
