@@ -360,8 +360,6 @@ def test_unsupported_options_are_refused_by_name(api: httpx.Client, file_server:
     url = f"{file_server}/clip.mp4"
     for inputs, options, named in [
         ([{"type": "watermark", "url": "https://example.com/logo.png"}], {}, "watermark"),
-        ([{"type": "subtitle", "url": "https://example.com/en.vtt", "languageCode": "en-US", "languageName": "en"}],
-         {}, "subtitle"),
         ([], {"summary": {"generate": True, "summaryLength": 100}}, "summary"),
         ([], {"chapters": True}, "chapters"),
         ([], {"moderation": {"type": "av"}}, "moderation"),

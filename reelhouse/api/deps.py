@@ -53,6 +53,13 @@ def upload_id(value: Annotated[str, Path(alias="uploadId", max_length=255)], _: 
     return value
 
 
+def track_id(value: Annotated[str, Path(alias="trackId", max_length=255)], _: Authenticated) -> str:
+    """Checked after the credentials, like `media_id`."""
+    if not is_uuid(value):
+        raise invalid_field("trackId")
+    return value
+
+
 MAX_PAGE = 2**31 - 1  # far past any real listing; keeps the SQL OFFSET inside a 64-bit integer
 
 
@@ -78,4 +85,5 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 WorkspaceDep = Annotated[str, Depends(workspace_id)]
 MediaIdDep = Annotated[str, Depends(media_id)]
 UploadIdDep = Annotated[str, Depends(upload_id)]
+TrackIdDep = Annotated[str, Depends(track_id)]
 PageDep = Annotated[Page, Depends()]

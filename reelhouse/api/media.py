@@ -20,8 +20,10 @@ from reelhouse.api.schemas import (
     MediaOut,
     MediaSettings,
     SuccessOnly,
+    TrackRequest,
     UpdateMediaRequest,
 )
+from reelhouse.api.tracks import add_track, check_track_url
 from reelhouse.db.models import Media
 from reelhouse.net.fetch import FetchError, check_url
 from reelhouse.webhooks.events import emit_media
@@ -53,12 +55,18 @@ def create_media(body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceD
         check_url(url, rt.settings.address_policy)
     except FetchError as exc:
         raise ApiError(400, "Invalid input URL", str(exc)) from None
+    subtitles = [TrackRequest.model_validate(i.model_dump(include={"type", "url", "language_code", "language_name"}))
+                 for i in body.inputs if i.type == "subtitle"]
+    for subtitle in subtitles:
+        check_track_url(rt, subtitle.url)
     inputs = [i.model_dump(exclude_none=True) for i in body.inputs]
     with rt.db.write() as session:
         media = catalog.create_media(
             session, rt.jobs, workspace_id=workspace, settings=body, inputs=inputs, source_url=url,
             base_url=rt.settings.base_url,
         )
+        for subtitle in subtitles:  # made once the media is Ready
+            add_track(rt, session, media, subtitle)
         out = views.created_media(media)
     rt.jobs.notify()
     return Envelope(data=out)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 AccessPolicy = Literal["public", "private", "drm"]
@@ -17,6 +17,13 @@ Mp4Support = Literal["capped_4k", "audioOnly", "audioOnly,capped_4k"]
 MediaQuality = Literal["standard", "pro", "premium"]
 OrderBy = Literal["asc", "desc"]
 Text255 = Annotated[str, StringConstraints(max_length=255)]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+# BCP 47 in shape (`it`, `en-US`, `zh-Hant-TW`); FastPix takes add/update track codes as free strings of this form.
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$", max_length=35)]
+# Shown to viewers and written into playlists: one line of printable text.
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -72,19 +79,25 @@ class Input(Wire):
     """One entry of `inputs`. Only the kinds reelhouse performs are accepted; see `unsupported()`."""
 
     type: Literal["video", "audio", "watermark", "subtitle"]
-    url: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    url: Url | None = None
     start_time: Annotated[float, Field(ge=0)] | None = None
     end_time: Annotated[float, Field(gt=0)] | None = None
     intro_url: str | None = None
     outro_url: str | None = None
     expunge_segments: list[str] | None = None
     segments: list[dict] | None = None
-    language_name: str | None = None
-    language_code: str | None = None
+    language_name: Label | None = None
+    language_code: LanguageCode | None = None
+
+    @model_validator(mode="after")
+    def _subtitle_fields(self) -> Input:
+        if self.type == "subtitle" and not (self.url and self.language_code and self.language_name):
+            raise ValueError("a subtitle input needs url, languageCode and languageName")
+        return self
 
     def unsupported(self) -> str | None:
         """Why this server cannot honour the input yet, or None. Refusing is better than silently ignoring."""
-        if self.type != "video":
+        if self.type not in ("video", "subtitle"):
             return f"inputs of type {self.type!r} are not supported by this server yet"
         extras = [name for name in ("start_time", "end_time", "intro_url", "outro_url", "expunge_segments", "segments")
                   if getattr(self, name) is not None]
@@ -156,6 +169,37 @@ class UpdateMediaRequest(Wire):
     creator_id: Text255 | None = None
 
 
+class TrackRequest(Wire):
+    """An audio or subtitle track to add (spec 7.7); `closedCaptions` as FastPix's own fixtures send it."""
+
+    url: Url
+    type: Literal["audio", "subtitle"]
+    language_code: LanguageCode
+    language_name: Label
+    title: Label | None = None
+    closed_captions: bool = False
+
+
+class AddTrackRequest(Wire):
+    tracks: TrackRequest  # one object, despite the plural
+
+
+class UpdateTrackRequest(Wire):
+    """The SDK sends only the labels; the spec's shape adds `url`, which replaces the track's file."""
+
+    url: Url | None = None
+    language_code: LanguageCode | None = None
+    language_name: Label | None = None
+    title: Label | None = None
+    closed_captions: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateTrackRequest:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update: send url, languageCode, languageName, title or closedCaptions")
+        return self
+
+
 class UpdateMp4SupportRequest(Wire):
     mp4_support: Literal[Mp4Support, "none"]
 
@@ -207,6 +251,9 @@ class TrackOut(Wire):
     language_code: str | None = None
     language_name: str | None = None
     title: str | None = None
+    closed_captions: bool | None = None
+    url: str | None = None
+    error: str | None = Field(default=None, description="why the track failed (reelhouse extension)")
 
 
 class Mp4SupportOut(Wire):

@@ -19,7 +19,7 @@ from reelhouse.api.schemas import (
     TrackOut,
     UploadOut,
 )
-from reelhouse.db.models import Media, MediaStatus, PlaybackId, Track, Upload, utcnow
+from reelhouse.db.models import Media, MediaStatus, PlaybackId, Track, TrackStatus, Upload, utcnow
 from reelhouse.media import mp4
 from reelhouse.media.ladder import HEIGHTS
 
@@ -55,7 +55,9 @@ def track(row: Track) -> TrackOut:
         return TrackOut(id=row.id, type="video", status=row.status, width=row.width, height=row.height,
                         frame_rate=row.frame_rate)
     return TrackOut(id=row.id, type=row.type, status=row.status, language_code=row.language_code or "und",
-                    language_name=row.language_name or "default", title=row.title)
+                    language_name=row.language_name or "default", title=row.title, url=row.url,
+                    closed_captions=row.closed_captions if row.type == "subtitle" else None,
+                    error=row.error if row.status == TrackStatus.FAILED else None)
 
 
 def source_resolution(media: Media) -> str | None:
@@ -106,6 +108,7 @@ def media(row: Media, base_url: str) -> MediaOut:
         playback_ids=[playback_id(p) for p in row.playback_ids],
         tracks=[track(t) for t in row.tracks],
         is_audio_only=row.is_audio_only,
+        subtitle_available=any(t.type == "subtitle" and t.status == TrackStatus.AVAILABLE for t in row.tracks),
         duration=duration(row.duration),
         frame_rate=row.frame_rate,
         aspect_ratio=row.aspect_ratio,
@@ -170,5 +173,6 @@ def cancelled_upload(row: Upload, url: str) -> CancelledUploadOut:
 def input_info(row: Media, upload_url: str | None) -> InputInfoOut:
     file = None
     if row.container_format:
-        file = InputInfoFile(container_format=row.container_format, tracks=[track(t) for t in row.tracks])
+        source_tracks = [track(t) for t in row.tracks if t.stream_index is not None]  # not the added ones
+        file = InputInfoFile(container_format=row.container_format, tracks=source_tracks)
     return InputInfoOut(configuration={"url": row.source_url or upload_url}, file=file)

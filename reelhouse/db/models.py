@@ -37,6 +37,14 @@ class MediaStatus(StrEnum):
     FAILED = "Failed"
 
 
+class TrackStatus(StrEnum):
+    """An added track's state as get-media shows it (spec 6.3); source tracks are always available."""
+
+    PREPARING = "preparing"
+    AVAILABLE = "available"
+    FAILED = "failed"
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime()}
 
@@ -127,8 +135,9 @@ class Media(Timestamps, Base):
     playback_ids: Mapped[list[PlaybackId]] = relationship(
         cascade="all, delete-orphan", order_by="PlaybackId.created_at", passive_deletes=True
     )
-    tracks: Mapped[list[Track]] = relationship(
-        cascade="all, delete-orphan", order_by="Track.position", passive_deletes=True
+    tracks: Mapped[list[Track]] = relationship(  # the source's own first, in stream order, then added ones
+        cascade="all, delete-orphan", order_by=lambda: [Track.stream_index.is_(None), Track.position],
+        passive_deletes=True,
     )
     renditions: Mapped[list[Rendition]] = relationship(
         cascade="all, delete-orphan", order_by="Rendition.created_at", passive_deletes=True
@@ -149,12 +158,16 @@ class PlaybackId(Base):
 
 
 class Track(Base):
+    """A stream of the media: probed from the original (`stream_index` set), or an audio/subtitle track added from
+    `url`. An added track is `preparing` until the job for its current `revision` publishes its rendition, then
+    `available`, or `failed` with `error`; each new `url` bumps `revision`, so a job for an older one is dropped."""
+
     __tablename__ = "tracks"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(16))  # video | audio | subtitle
-    status: Mapped[str] = mapped_column(String(16), default="available")
+    status: Mapped[str] = mapped_column(String(16), default=TrackStatus.AVAILABLE)
     position: Mapped[int] = mapped_column(Integer, default=0)
     stream_index: Mapped[int | None]  # index in the original when probed from it
     language_code: Mapped[str | None] = mapped_column(String(35))
@@ -164,6 +177,10 @@ class Track(Base):
     height: Mapped[int | None]
     frame_rate: Mapped[str | None] = mapped_column(String(16))
     codec: Mapped[str | None] = mapped_column(String(32))
+    url: Mapped[str | None] = mapped_column(Text)  # where an added track's file is fetched from
+    closed_captions: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # why the track failed, readable by people
 
 
 class Rendition(Base):
@@ -186,6 +203,7 @@ class Rendition(Base):
     language: Mapped[str | None] = mapped_column(String(35))
     label: Mapped[str | None] = mapped_column(String(255))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    characteristics: Mapped[str | None] = mapped_column(String(255))  # HLS CHARACTERISTICS, e.g. closed captions
     track_id: Mapped[str | None] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

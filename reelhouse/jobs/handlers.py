@@ -1,6 +1,6 @@
 """Which code runs each kind of job. A new pipeline step is one entry here."""
 
-from reelhouse.jobs import downloads, ingest, transcode
+from reelhouse.jobs import downloads, ingest, tracks, transcode
 from reelhouse.jobs.worker import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -8,4 +8,5 @@ HANDLERS: dict[str, Handler] = {
     "transcode": Handler(transcode.run_playable, transcode.give_up_playable),
     "ladder": Handler(transcode.run_ladder, transcode.give_up_ladder),
     "mp4": Handler(downloads.run, downloads.give_up),
+    tracks.KIND: Handler(tracks.run, tracks.give_up),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 from reelhouse.db.models import Job, Media, MediaStatus, Track, Upload
 from reelhouse.jobs.worker import JobContext, PermanentError
@@ -56,6 +57,23 @@ def assemble_upload(rt: Runtime, upload: Upload, key: str) -> None:
     rt.storage.delete_prefix(upload_prefix(upload.id))
 
 
+def fetch(rt: Runtime, url: str, dest: Path, *, max_bytes: int, what: str = "input") -> None:
+    """Downloads a URL an API caller gave under the pull rules: address policy, size limit, timeouts."""
+    settings = rt.settings
+    try:
+        download(
+            url,
+            dest,
+            settings.address_policy,
+            max_bytes=max_bytes,
+            connect_timeout=settings.download_connect_timeout,
+            read_timeout=settings.download_read_timeout,
+            max_redirects=settings.download_max_redirects,
+        )
+    except FetchError as exc:
+        raise PermanentError(f"could not download the {what}: {exc}") from None
+
+
 def fetch_original(ctx: JobContext, media: Media, key: str) -> None:
     rt = ctx.runtime
     if media.upload is not None:
@@ -63,19 +81,7 @@ def fetch_original(ctx: JobContext, media: Media, key: str) -> None:
         return
     set_status(rt, media.id, MediaStatus.DOWNLOADING)
     dest = ctx.scratch / "source"
-    settings = rt.settings
-    try:
-        download(
-            media.source_url or "",
-            dest,
-            settings.address_policy,
-            max_bytes=settings.max_source_bytes,
-            connect_timeout=settings.download_connect_timeout,
-            read_timeout=settings.download_read_timeout,
-            max_redirects=settings.download_max_redirects,
-        )
-    except FetchError as exc:
-        raise PermanentError(f"could not download the input: {exc}") from None
+    fetch(rt, media.source_url or "", dest, max_bytes=rt.settings.max_source_bytes)
     rt.storage.put_file(key, dest)
     set_status(rt, media.id, MediaStatus.DOWNLOADED)
 

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelhouse.db.models import Job, Media, MediaStatus, Rendition
-from reelhouse.jobs import downloads
+from reelhouse.jobs import downloads, tracks
 from reelhouse.jobs.ingest import set_status
+from reelhouse.jobs.renditions import ffmpeg_timeout, reference_playlist, upload
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
 from reelhouse.media.ladder import Rung, can_copy, copy_rung, ladder
 from reelhouse.media.probe import ProbeError, ProbeResult, StreamInfo, max_keyframe_gap, probe
 from reelhouse.runtime import Runtime
-from reelhouse.storage.keys import original_key, rendition_prefix
+from reelhouse.storage.keys import original_key
 from reelhouse.webhooks.events import emit_media
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,6 @@ class Output:
     audio_copied: bool = False
 
 
-def _timeout(rt: Runtime, duration: float, work: float) -> float:
-    """Generous but finite: a stuck ffmpeg is killed instead of holding a worker forever."""
-    return 120 + duration * work * rt.settings.ffmpeg_timeout_factor
-
-
 def _run(ctx: JobContext, args: list[str], outputs: list[Output], duration: float, work: float) -> None:
     """Runs ffmpeg into freshly made output folders, reporting progress as it goes."""
     for output in outputs:
@@ -58,7 +54,7 @@ def _run(ctx: JobContext, args: list[str], outputs: list[Output], duration: floa
             ctx.progress(fraction)
 
     try:
-        run_ffmpeg(args, timeout=_timeout(ctx.runtime, duration, work), ffmpeg=ctx.runtime.settings.ffmpeg_path,
+        run_ffmpeg(args, timeout=ffmpeg_timeout(ctx.runtime, duration, work), ffmpeg=ctx.runtime.settings.ffmpeg_path,
                    on_progress=progress)
     except FFmpegError as exc:
         raise PermanentError(f"transcoding failed: {exc}") from None
@@ -88,11 +84,7 @@ def publish(rt: Runtime, media_id: str, out: Path, outputs: list[Output], *, rea
         if not playlist.segments:
             raise PermanentError(f"ffmpeg produced no {output.type} segments; the source may be damaged")
         renditions.append(_describe(media_id, folder, output, playlist))
-        prefix = rendition_prefix(media_id, output.name)
-        rt.storage.delete_prefix(prefix)  # leftovers of an interrupted earlier attempt
-        for uri in [playlist.init or "init.mp4", *(uri for uri, _ in playlist.segments)]:
-            rt.storage.put_file(f"{prefix}/{uri}", folder / uri)
-        rt.storage.put_file(f"{prefix}/index.m3u8", folder / "index.m3u8")
+        upload(rt, media_id, output.name, folder, playlist)
     with rt.db.write() as session:
         media = session.get(Media, media_id)
         if media is None:  # deleted meanwhile: the worker purges what this job stored
@@ -105,6 +97,7 @@ def publish(rt: Runtime, media_id: str, out: Path, outputs: list[Output], *, rea
             session.flush()
             emit_media(session, "video.media.ready", media, base_url=rt.settings.base_url)
             downloads.media_ready(rt, session, media)
+            tracks.media_ready(rt, session, media)
     rt.jobs.notify()
     return True
 
@@ -180,10 +173,7 @@ def run_ladder(ctx: JobContext) -> None:
 
 def _segment_starts(rt: Runtime, media: Media) -> list[float]:
     """Where the published video rendition's segments begin, nudged 1 ms early so the frame at that instant is the keyframe."""
-    first = next(r for r in media.renditions if r.type == "video")
-    with rt.storage.open(f"{rendition_prefix(media.id, first.name)}/index.m3u8") as f:
-        playlist = hls.parse_media_playlist(f.read().decode())
-    return [max(0.0, t - 0.001) for t in playlist.starts()]
+    return [max(0.0, t - 0.001) for t in reference_playlist(rt, media).starts()]
 
 
 def give_up_playable(rt: Runtime, job: Job, error: str) -> None:

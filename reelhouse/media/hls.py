@@ -6,7 +6,8 @@ ffmpeg command lines without running them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reelhouse.media.ladder import AUDIO_BITRATE, SEGMENT_SECONDS, Rung
@@ -14,6 +15,11 @@ from reelhouse.media.probe import StreamInfo
 
 AUDIO_FOLDER = "audio"
 LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=11"  # EBU R128 target for optimizeAudio
+AAC_STEREO = ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2"]
+AUDIO_GROUP = "audio"
+SUBTITLE_GROUP = "subs"
+# What a closed-caption (SDH) subtitle rendition carries, so players offer it to viewers who asked for captions.
+CLOSED_CAPTIONS = "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
 AAC_PROFILES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
 
 
@@ -37,8 +43,7 @@ def audio_codec_args(audio: StreamInfo, optimize: bool) -> list[str]:
     """AAC stereo; source AAC is copied untouched unless loudness normalisation was asked for."""
     if audio.codec == "aac" and (audio.channels or 2) <= 2 and not optimize:
         return ["-c:a", "copy"]
-    args = ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2"]
-    return args + (["-af", LOUDNORM] if optimize else [])
+    return AAC_STEREO + (["-af", LOUDNORM] if optimize else [])
 
 
 def x264_args(rung: Rung, keyframes: str) -> list[str]:
@@ -92,6 +97,30 @@ def encode_command(
     if audio is not None:
         args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio), *hls_output(out / AUDIO_FOLDER)]
     return args
+
+
+def track_audio_command(source: Path, folder: Path, duration: float, optimize_audio: bool) -> list[str]:
+    """An added audio track on the media's timeline: its first audio stream as AAC stereo from 0, padded with
+    silence or cut to `duration` so it lines up with the video; loudness-normalised like the original when asked."""
+    filters = [LOUDNORM] if optimize_audio else []
+    filters.append(f"apad=whole_dur={duration:.3f}")
+    return [
+        "-y", "-i", str(source), "-map", "0:a:0", *AAC_STEREO, "-ar", "48000", "-af", ",".join(filters),
+        "-t", f"{duration:.3f}", *hls_output(folder),
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- media playlists
+
+
+def vod_playlist(segments: list[tuple[str, float]]) -> str:
+    """A complete VOD media playlist for segments we write ourselves (WebVTT), in the form ffmpeg writes."""
+    target = max((math.ceil(d) for _, d in segments), default=1)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for uri, duration in segments:
+        lines += [f"#EXTINF:{duration:.6f},", uri]
+    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
 
 
 # ---------------------------------------------------------------- reading what ffmpeg wrote
@@ -163,11 +192,12 @@ class Variant:
     height: int | None = None
     frame_rate: float | None = None
     audio_group: str | None = None
+    subtitle_group: str | None = None
 
 
 @dataclass(frozen=True)
 class Alternate:
-    """An EXT-X-MEDIA entry: an audio (or later subtitle) rendition players pick by language."""
+    """An EXT-X-MEDIA entry: an audio or subtitle rendition players pick by language."""
 
     type: str  # AUDIO | SUBTITLES
     group: str
@@ -176,21 +206,45 @@ class Alternate:
     uri: str
     default: bool
     autoselect: bool = True
+    characteristics: str | None = None
+
+    @property
+    def forced(self) -> bool | None:
+        """Subtitles say FORCED=NO outright: they are a viewer's choice, not forced narrative (foreign dialogue)."""
+        return False if self.type == "SUBTITLES" else None
 
 
 def _quoted(value: str) -> str:
-    return '"' + value.replace('"', "'") + '"'
+    """Names come from API callers: a quote or a line break must not end the attribute or the line."""
+    return '"' + "".join(" " if c < " " or c == "\x7f" else c for c in value.replace('"', "'")) + '"'
+
+
+def _unique_names(alternates: list[Alternate]) -> list[Alternate]:
+    """NAME must differ within a group (RFC 8216 4.3.4.1.1): a repeated one gets a number, `English 2`."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for alt in alternates:
+        name, n = alt.name, 1
+        while (alt.group, name) in seen:
+            n += 1
+            name = f"{alt.name} {n}"
+        seen.add((alt.group, name))
+        unique.append(replace(alt, name=name))
+    return unique
 
 
 def master_playlist(variants: list[Variant], alternates: list[Alternate]) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for alt in alternates:
+    for alt in _unique_names(alternates):
         attrs = [f"TYPE={alt.type}", f"GROUP-ID={_quoted(alt.group)}", f"NAME={_quoted(alt.name)}"]
         if alt.language:
             attrs.append(f"LANGUAGE={_quoted(alt.language)}")
-        attrs += [f"DEFAULT={'YES' if alt.default else 'NO'}", f"AUTOSELECT={'YES' if alt.autoselect else 'NO'}",
-                  f"URI={_quoted(alt.uri)}"]
-        lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
+        attrs += [f"DEFAULT={'YES' if alt.default else 'NO'}", f"AUTOSELECT={'YES' if alt.autoselect else 'NO'}"]
+        if alt.forced is not None:
+            attrs.append(f"FORCED={'YES' if alt.forced else 'NO'}")
+        if alt.characteristics:
+            attrs.append(f"CHARACTERISTICS={_quoted(alt.characteristics)}")
+        lines.append("#EXT-X-MEDIA:" + ",".join([*attrs, f"URI={_quoted(alt.uri)}"]))
     for v in sorted(variants, key=lambda v: v.bandwidth):
         attrs = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}", f"CODECS={_quoted(v.codecs)}"]
         if v.width and v.height:
@@ -199,5 +253,7 @@ def master_playlist(variants: list[Variant], alternates: list[Alternate]) -> str
             attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
         if v.audio_group:
             attrs.append(f"AUDIO={_quoted(v.audio_group)}")
+        if v.subtitle_group:
+            attrs.append(f"SUBTITLES={_quoted(v.subtitle_group)}")
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
     return "\n".join(lines) + "\n"

@@ -19,8 +19,9 @@ from reelhouse.storage.keys import rendition_prefix
 router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 
 _NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
-_FILE = re.compile(r"^(init\.mp4|seg_\d{5,}\.m4s)$")
-CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
+_FILE = re.compile(r"^(init\.mp4|seg_\d{5,}\.(m4s|vtt))$")
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
+                 ".vtt": "text/vtt; charset=utf-8"}
 PLAYLIST_SECONDS = 5  # the master gains rungs as the ladder lands
 SEGMENT_SECONDS = 31_536_000  # a published segment never changes
 
@@ -36,32 +37,50 @@ def _within(rendition: Rendition, resolution: str | None) -> bool:
 
 
 def master_for(grant: Grant) -> str:
+    """Video rungs are the variants; every audio rendition (the original's and added tracks) and every subtitle
+    rendition is an alternate in a group each variant names, so players switch language. Audio-only media plays
+    its default audio as the variant, with the group when there are other audios to switch to."""
     pid = grant.playback.id
     videos = [r for r in grant.media.renditions if r.type == "video" and _within(r, grant.playback.resolution)]
     audios = [r for r in grant.media.renditions if r.type == "audio"]
+    subtitles = [r for r in grant.media.renditions if r.type == "subtitle"]
+    default_audio = next((a for a in audios if a.is_default), audios[0] if audios else None)  # the original's
     peak_audio = max((a.bandwidth for a in audios), default=0)
     average_audio = max((a.average_bandwidth for a in audios), default=0)
-    audio_codec = audios[0].codecs if audios else None
+    audio_codecs = list(dict.fromkeys(a.codecs for a in audios))
+    audio_group = hls.AUDIO_GROUP if audios and (videos or len(audios) > 1) else None
+    subtitle_group = hls.SUBTITLE_GROUP if subtitles else None
 
     def uri(r: Rendition) -> str:
         return _with_token(f"{pid}/{r.name}/index.m3u8", grant.token)
 
-    if not videos:  # audio-only media: the audio rendition is the variant
-        variants = [hls.Variant(uri(a), a.bandwidth, a.average_bandwidth, a.codecs) for a in audios[:1]]
-        return hls.master_playlist(variants, [])
     alternates = [
-        hls.Alternate("AUDIO", "audio", a.label or "Original", a.language, uri(a), a.is_default) for a in audios
+        hls.Alternate("AUDIO", hls.AUDIO_GROUP, a.label or "Original", a.language, uri(a), a is default_audio)
+        for a in (audios if audio_group else [])
     ]
+    alternates += [
+        hls.Alternate("SUBTITLES", hls.SUBTITLE_GROUP, s.label or "Subtitles", s.language, uri(s), False,
+                      characteristics=s.characteristics)
+        for s in subtitles
+    ]
+    if not videos:
+        variants = [
+            hls.Variant(uri(a), a.bandwidth, a.average_bandwidth, ",".join(audio_codecs) if audio_group else a.codecs,
+                        audio_group=audio_group, subtitle_group=subtitle_group)
+            for a in ([default_audio] if default_audio else [])
+        ]
+        return hls.master_playlist(variants, alternates)
     variants = [
         hls.Variant(
             uri(v),
             v.bandwidth + peak_audio,
             v.average_bandwidth + average_audio,
-            ",".join(c for c in (v.codecs, audio_codec) if c),
+            ",".join([v.codecs, *audio_codecs]),
             v.width,
             v.height,
             v.frame_rate,
-            "audio" if audios else None,
+            audio_group,
+            subtitle_group,
         )
         for v in videos
     ]
@@ -119,4 +138,6 @@ async def segment(playback_id: str, name: str, file: str, request: Request) -> R
     rendition = _rendition(grant, name)
     key = f"{rendition_prefix(grant.media.id, rendition.name)}/{file}"
     media_type = CONTENT_TYPES[file[file.rindex("."):]]
-    return object_response(rt, key, media_type, headers(grant, SEGMENT_SECONDS, immutable=True))
+    # Cue text is escaped when subtitles are made; no browser may sniff a segment into a page either.
+    no_sniff = {"X-Content-Type-Options": "nosniff"}
+    return object_response(rt, key, media_type, {**headers(grant, SEGMENT_SECONDS, immutable=True), **no_sniff})

@@ -1,0 +1,153 @@
+"""The `track` step: an added audio or subtitle track, fetched from its URL and published as an alternate rendition.
+
+Jobs are keyed by (track, revision). Each new URL bumps the track's revision, so a job for an older file finds
+itself stale and drops whatever it stored. A new file goes to a rendition folder of its own and its row replaces
+the track's previous one in a single transaction, so players switch only once it is complete; the previous
+files go after the commit. Until then the media plays on as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from reelhouse.db.models import Job, Media, Rendition, Track, TrackStatus
+from reelhouse.jobs.ingest import fetch
+from reelhouse.jobs.renditions import ffmpeg_timeout, reference_playlist, upload
+from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.media import hls, subtitles
+from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
+from reelhouse.media.probe import ProbeError, probe
+from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import rendition_prefix
+from reelhouse.webhooks.events import emit_media
+
+KIND = "track"
+
+
+def rendition_name(track_id: str, revision: int) -> str:
+    """A folder per revision, so a replacement never writes over files players are reading."""
+    return f"track-{track_id}-{revision}"
+
+
+def label(track: Track, rendition: Rendition) -> None:
+    """What players list for the track, copied onto its rendition so the master playlist needs only renditions."""
+    rendition.language = track.language_code
+    rendition.label = track.language_name
+    rendition.characteristics = hls.CLOSED_CAPTIONS if track.type == "subtitle" and track.closed_captions else None
+
+
+def enqueue(rt: Runtime, session: Session, media: Media, track: Track) -> None:
+    """A job for the track's current file, in the caller's transaction."""
+    rt.jobs.enqueue(session, KIND, workspace_id=media.workspace_id, media_id=media.id,
+                    params={"track": track.id, "revision": track.revision})
+
+
+def media_ready(rt: Runtime, session: Session, media: Media) -> None:
+    """Tracks added before the media was playable are made now that there is a timeline to align them to."""
+    for track in media.tracks:
+        if track.status == TrackStatus.PREPARING:
+            enqueue(rt, session, media, track)
+
+
+def run(ctx: JobContext) -> None:
+    rt = ctx.runtime
+    track_id, revision = ctx.job.params["track"], ctx.job.params["revision"]
+    name = rendition_name(track_id, revision)
+    with rt.db.read() as session:
+        media = session.get(Media, ctx.job.media_id)
+        if media is None:
+            return
+        track = session.get(Track, track_id)
+        if track is None or track.revision != revision:  # deleted or replaced: drop what an earlier try stored
+            rt.storage.delete_prefix(rendition_prefix(media.id, name))
+            return
+        if any(r.name == name for r in media.renditions):  # an earlier attempt published it
+            return
+        timeline = reference_playlist(rt, media)
+    source, folder = ctx.scratch / "source", ctx.scratch / name
+    folder.mkdir(parents=True, exist_ok=True)
+    is_subtitle = track.type == "subtitle"
+    limit = min(rt.settings.max_source_bytes, subtitles.MAX_BYTES) if is_subtitle else rt.settings.max_source_bytes
+    fetch(rt, track.url or "", source, max_bytes=limit, what=f"{track.type} track")
+    if is_subtitle:
+        codecs = _segment_subtitles(source, folder, timeline)
+    else:
+        codecs = _encode_audio(rt, source, folder, timeline.duration, media.optimize_audio)
+    playlist = hls.parse_media_playlist((folder / "index.m3u8").read_text())
+    if not playlist.segments:
+        raise PermanentError(f"no {track.type} segments came out of the file")
+    peak, average = hls.bandwidth(folder, playlist)
+    rendition = Rendition(name=name, type=track.type, codecs=codecs, bandwidth=peak, average_bandwidth=average,
+                          duration=playlist.duration, track_id=track.id)
+    upload(rt, media.id, name, folder, playlist)
+    _publish(rt, media.id, track.id, revision, rendition)
+
+
+def _segment_subtitles(source: Path, folder: Path, timeline: hls.MediaPlaylist) -> str:
+    """Clean WebVTT in segments matching the video's, so the playlist covers the whole media."""
+    try:
+        captions = subtitles.fit(subtitles.parse(source.read_bytes()), timeline.duration)
+    except subtitles.SubtitleError as exc:
+        raise PermanentError(str(exc)) from None
+    if not captions:
+        raise PermanentError("the file has no cue with valid times within the media's duration")
+    durations = [duration for _, duration in timeline.segments]
+    files = [subtitles.SEGMENT_FILE.format(n) for n in range(len(durations))]
+    for file, document in zip(files, subtitles.segments(captions, durations), strict=True):
+        (folder / file).write_text(document, encoding="utf-8")
+    (folder / "index.m3u8").write_text(hls.vod_playlist(list(zip(files, durations, strict=True))))
+    return "wvtt"
+
+
+def _encode_audio(rt: Runtime, source: Path, folder: Path, duration: float, optimize_audio: bool) -> str:
+    """AAC on the media's timeline, from any format ffmpeg decodes."""
+    try:
+        audio = probe(source).audio
+    except ProbeError as exc:
+        raise PermanentError(f"not an audio file: {exc}") from None
+    if audio is None:
+        raise PermanentError("the file has no audio stream")
+    args = hls.track_audio_command(source, folder, duration, optimize_audio)
+    try:
+        run_ffmpeg(args, timeout=ffmpeg_timeout(rt, duration, 1), ffmpeg=rt.settings.ffmpeg_path)
+    except FFmpegError as exc:
+        raise PermanentError(f"the audio could not be transcoded: {exc}") from None
+    return hls.aac_codec(audio, copied=False)
+
+
+def _publish(rt: Runtime, media_id: str, track_id: str, revision: int, rendition: Rendition) -> None:
+    """Swaps the track's rendition row in one transaction (the master playlist changes at once), then removes
+    the previous files; a job that went stale meanwhile removes its own instead."""
+    unused = [rendition.name]
+    with rt.db.write() as session:
+        media = session.get(Media, media_id, with_for_update=True)
+        if media is None:  # deleted meanwhile: the worker purges what this job stored
+            return
+        track = session.get(Track, track_id)
+        if track is not None and track.revision == revision:
+            previous = [r for r in media.renditions if r.track_id == track_id]
+            for old in previous:
+                media.renditions.remove(old)
+            label(track, rendition)
+            media.renditions.append(rendition)
+            track.status, track.error = TrackStatus.AVAILABLE, None
+            session.flush()
+            emit_media(session, "video.media.track.ready", media, base_url=rt.settings.base_url)
+            emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
+            unused = [old.name for old in previous]
+    for name in unused:
+        rt.storage.delete_prefix(rendition_prefix(media_id, name))
+
+
+def give_up(rt: Runtime, job: Job, error: str) -> None:
+    """The track shows `failed` with the reason; whatever rendition it had plays on."""
+    with rt.db.write() as session:
+        media = session.get(Media, job.media_id)
+        track = session.get(Track, job.params["track"])
+        if media is None or track is None or track.revision != job.params["revision"]:
+            return
+        track.status, track.error = TrackStatus.FAILED, error
+        session.flush()
+        emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
