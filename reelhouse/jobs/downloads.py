@@ -7,20 +7,15 @@ an outcome is not made again, so re-running a job is safe.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy.orm import Session
 
 from reelhouse.db.models import Download, Job, Media
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import mp4
-from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import download_key, original_key
 from reelhouse.webhooks.events import emit_media
-
-TIMEOUT_BASE_SECONDS = 120
 
 
 def media_ready(rt: Runtime, session: Session, media: Media) -> None:
@@ -64,11 +59,7 @@ def run(ctx: JobContext) -> None:
                 raise PermanentError("the media has no audio to make an M4A of")
             args = mp4.m4a_command(source, dest, info.audio, media.optimize_audio)
             size = None
-        timeout = TIMEOUT_BASE_SECONDS + info.duration * rt.settings.ffmpeg_timeout_factor
-        try:
-            run_ffmpeg(args, timeout=timeout, ffmpeg=rt.settings.ffmpeg_path, on_progress=_reporter(ctx, info.duration))
-        except FFmpegError as exc:
-            raise PermanentError(f"making {kind.file} failed: {exc}") from None
+        ctx.ffmpeg(args, duration=info.duration, work=1, what=f"making {kind.file} failed")
     rt.storage.put_file(download_key(media.id, kind.file), dest)
     _record(rt, media.id, kind, "ready", size)
 
@@ -77,19 +68,6 @@ def give_up(rt: Runtime, job: Job, error: str) -> None:
     """The rendition shows `failed`; the job row keeps the reason for operators."""
     if job.media_id is not None:
         _record(rt, job.media_id, mp4.KINDS[job.params["type"]], "failed", None)
-
-
-def _reporter(ctx: JobContext, duration: float) -> Callable[[float], None]:
-    """Records progress in steps of 10 %, so a long encode does not write to the database every second."""
-    reported = [-1.0]
-
-    def progress(seconds: float) -> None:
-        fraction = min(1.0, seconds / max(duration, 0.001))
-        if fraction - reported[0] >= 0.1:
-            reported[0] = fraction
-            ctx.progress(fraction)
-
-    return progress
 
 
 def _record(rt: Runtime, media_id: str, kind: mp4.Kind, status: str, size: tuple[int, int] | None) -> None:

@@ -1,5 +1,4 @@
-"""What every step that makes renditions shares: storing a finished rendition folder, the timeline to follow,
-and how long ffmpeg may take."""
+"""What every step that makes renditions shares: storing a finished rendition folder and the timeline to follow."""
 
 from __future__ import annotations
 
@@ -9,11 +8,6 @@ from reelhouse.db.models import Media
 from reelhouse.media import hls
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import rendition_prefix
-
-
-def ffmpeg_timeout(rt: Runtime, duration: float, work: float) -> float:
-    """Generous but finite: a stuck ffmpeg is killed instead of holding a worker forever."""
-    return 120 + duration * work * rt.settings.ffmpeg_timeout_factor
 
 
 def upload(rt: Runtime, media_id: str, name: str, folder: Path, playlist: hls.MediaPlaylist) -> None:

@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 
 from reelhouse.db.models import Job, Media, Rendition, Track, TrackStatus
 from reelhouse.jobs.ingest import fetch
-from reelhouse.jobs.renditions import ffmpeg_timeout, reference_playlist, upload
+from reelhouse.jobs.renditions import reference_playlist, upload
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls, subtitles
-from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import rendition_prefix
@@ -74,7 +73,7 @@ def run(ctx: JobContext) -> None:
     if is_subtitle:
         codecs = _segment_subtitles(source, folder, timeline)
     else:
-        codecs = _encode_audio(rt, source, folder, timeline.duration, media.optimize_audio)
+        codecs = _encode_audio(ctx, source, folder, timeline.duration, media.optimize_audio)
     playlist = hls.parse_media_playlist((folder / "index.m3u8").read_text())
     if not playlist.segments:
         raise PermanentError(f"no {track.type} segments came out of the file")
@@ -101,7 +100,7 @@ def _segment_subtitles(source: Path, folder: Path, timeline: hls.MediaPlaylist) 
     return "wvtt"
 
 
-def _encode_audio(rt: Runtime, source: Path, folder: Path, duration: float, optimize_audio: bool) -> str:
+def _encode_audio(ctx: JobContext, source: Path, folder: Path, duration: float, optimize_audio: bool) -> str:
     """AAC on the media's timeline, from any format ffmpeg decodes."""
     try:
         audio = probe(source).audio
@@ -110,10 +109,7 @@ def _encode_audio(rt: Runtime, source: Path, folder: Path, duration: float, opti
     if audio is None:
         raise PermanentError("the file has no audio stream")
     args = hls.track_audio_command(source, folder, duration, optimize_audio)
-    try:
-        run_ffmpeg(args, timeout=ffmpeg_timeout(rt, duration, 1), ffmpeg=rt.settings.ffmpeg_path)
-    except FFmpegError as exc:
-        raise PermanentError(f"the audio could not be transcoded: {exc}") from None
+    ctx.ffmpeg(args, duration=duration, work=1, what="the audio could not be transcoded")
     return hls.aac_codec(audio, copied=False)
 
 

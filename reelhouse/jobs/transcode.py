@@ -17,12 +17,17 @@ from pathlib import Path
 from reelhouse.db.models import Job, Media, MediaStatus, Rendition
 from reelhouse.jobs import downloads, tracks
 from reelhouse.jobs.ingest import set_status
-from reelhouse.jobs.renditions import ffmpeg_timeout, reference_playlist, upload
+from reelhouse.jobs.renditions import reference_playlist, upload
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls
-from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
 from reelhouse.media.ladder import Rung, can_copy, copy_rung, ladder
-from reelhouse.media.probe import ProbeError, ProbeResult, StreamInfo, max_keyframe_gap, probe
+from reelhouse.media.probe import (
+    ProbeError,
+    ProbeResult,
+    StreamInfo,
+    max_keyframe_gap,
+    probe,
+)
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key
 from reelhouse.webhooks.events import emit_media
@@ -42,22 +47,10 @@ class Output:
 
 
 def _run(ctx: JobContext, args: list[str], outputs: list[Output], duration: float, work: float) -> None:
-    """Runs ffmpeg into freshly made output folders, reporting progress as it goes."""
+    """Runs ffmpeg into freshly made output folders."""
     for output in outputs:
         (ctx.scratch / "hls" / output.name).mkdir(parents=True, exist_ok=True)
-    reported = [-1.0]
-
-    def progress(seconds: float) -> None:
-        fraction = min(1.0, seconds / max(duration, 0.001))
-        if fraction - reported[0] >= 0.1:
-            reported[0] = fraction
-            ctx.progress(fraction)
-
-    try:
-        run_ffmpeg(args, timeout=ffmpeg_timeout(ctx.runtime, duration, work), ffmpeg=ctx.runtime.settings.ffmpeg_path,
-                   on_progress=progress)
-    except FFmpegError as exc:
-        raise PermanentError(f"transcoding failed: {exc}") from None
+    ctx.ffmpeg(args, duration=duration, work=work, what="transcoding failed")
 
 
 def _describe(media_id: str, folder: Path, output: Output, playlist: hls.MediaPlaylist) -> Rendition:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reelhouse.catalog import purge_media_objects
 from reelhouse.db.models import Job, Media
+from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
 from reelhouse.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,26 @@ class JobContext:
     def progress(self, fraction: float) -> None:
         self.runtime.jobs.progress(self.job.id, fraction)
         log.info("job %s %s media=%s progress %.0f%%", self.job.kind, self.job.id, self.job.media_id, fraction * 100)
+
+    def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str) -> None:
+        """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
+        duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker; progress is
+        recorded in 10 % steps; a failure is permanent and reads "<what>: <ffmpeg's error>"."""
+        settings = self.runtime.settings
+        reported = -1.0
+
+        def progress(seconds: float) -> None:
+            nonlocal reported
+            fraction = min(1.0, seconds / max(duration, 0.001))
+            if fraction - reported >= 0.1:
+                reported = fraction
+                self.progress(fraction)
+
+        timeout = 120 + duration * work * settings.ffmpeg_timeout_factor
+        try:
+            run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress)
+        except FFmpegError as exc:
+            raise PermanentError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)
