@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,14 @@ class Settings(BaseSettings):
     webhook_retry_window: float = Field(default=86400.0, gt=0, description="seconds a failing delivery is retried")
     webhook_secret_grace: float = Field(default=86400.0, ge=0, description="seconds a rotated-out secret still signs")
     ffmpeg_timeout_factor: float = Field(default=10.0, gt=0, description="ffmpeg may run this many times the media's duration per unit of work")
+
+    speech_model: str = Field(default="tiny.en", description="packaged Whisper model (tiny.en, base), a faster-whisper model already in the Hugging Face cache, or a CTranslate2 model directory")
+    speech_model_sha256: str | None = Field(default=None, description="expected SHA-256 of model.bin when speech_model is not packaged")
+    speech_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    speech_compute_type: str | None = Field(default=None, description="CTranslate2 compute type; default int8 on CPU, float16 on CUDA")
+    summary_llm_url: str | None = Field(default=None, description="base URL of an OpenAI-compatible API for abstractive summaries, e.g. http://127.0.0.1:11434/v1")
+    summary_llm_model: str | None = None
+    summary_llm_api_key: str | None = None
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
