@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -30,6 +31,9 @@ router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 CACHE_SECONDS = 86400  # a parameter set always renders the same picture
 FFMPEG_TIMEOUT = 60.0  # one seek and one frame
+RENDERS = 2  # ffmpeg processes rendering thumbnails at once
+RENDER_WAIT_SECONDS = 30.0
+_renders = threading.BoundedSemaphore(RENDERS)
 N = TypeVar("N", int, float)
 
 
@@ -82,7 +86,18 @@ def _invalid(name: str, reason: str) -> ApiError:
 
 
 def _render(rt: Runtime, media_id: str, time: float, picture: Layout, fmt: str, key: str) -> None:
-    """Renders into scratch and publishes the file; a time past the last frame (the very end) gets the last frame."""
+    """Renders into scratch and publishes the file; a time past the last frame (the very end) gets the last frame.
+    At most RENDERS run at once: a flood of distinct thumbnail URLs waits its turn instead of forking ffmpegs."""
+    if not _renders.acquire(timeout=RENDER_WAIT_SECONDS):
+        raise ApiError(503, "Busy", "Too many thumbnails are being rendered; try again shortly.",
+                       headers={"Retry-After": "2"})
+    try:
+        _render_now(rt, media_id, time, picture, fmt, key)
+    finally:
+        _renders.release()
+
+
+def _render_now(rt: Runtime, media_id: str, time: float, picture: Layout, fmt: str, key: str) -> None:
     with tempfile.TemporaryDirectory(dir=rt.settings.scratch_dir) as tmp:
         dest = Path(tmp) / f"thumbnail.{fmt}"
         try:
