@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from reelhouse import __version__
-from reelhouse.api import errors, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
+from reelhouse.api import ai, errors, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
 from reelhouse.jobs.handlers import HANDLERS
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
@@ -55,6 +55,7 @@ def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
     v1.include_router(media_extras.router)
     v1.include_router(media.router)
     v1.include_router(tracks.router)
+    v1.include_router(ai.router)
     v1.include_router(playback_ids.router)
     v1.include_router(signing_keys.router)
     v1.include_router(webhooks.router)

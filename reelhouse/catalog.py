@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import ORMOption
 
-from reelhouse.api.schemas import AccessRestrictions, MediaSettings
-from reelhouse.db.models import Media, PlaybackId
+from reelhouse.api.schemas import AUTO_SUBTITLE_LANGUAGES, AccessRestrictions, MediaSettings
+from reelhouse.db.models import Insight, InsightKind, Media, PlaybackId, Track, TrackStatus
 from reelhouse.jobs.queue import JobQueue
 from reelhouse.storage import Storage
 from reelhouse.storage.keys import media_prefix, upload_prefix
@@ -46,7 +47,8 @@ def create_media(
     upload_id: str | None = None,
     base_url: str,
 ) -> Media:
-    """Adds the media, its first playback ID, its ingest job and its webhook events to the caller's transaction."""
+    """Adds the media, its first playback ID, the subtitles, summary and chapters its options ask for, its ingest
+    job and its webhook events to the caller's transaction."""
     media = Media(
         workspace_id=workspace_id,
         upload_id=upload_id,
@@ -63,6 +65,15 @@ def create_media(
         source_url=source_url,
     )
     media.playback_ids.append(new_playback_id(settings.access_policy, settings.access_restrictions))
+    if settings.subtitles is not None:  # from the original's audio, once the media is Ready
+        code = settings.subtitles.language_code
+        media.tracks.append(Track(type="subtitle", status=TrackStatus.PREPARING, position=1, language_code=code,
+                                  language_name=settings.subtitles.language_name or AUTO_SUBTITLE_LANGUAGES[code],
+                                  meta=settings.subtitles.metadata))
+    if settings.summary is not None and settings.summary.generate:
+        media.insights.append(Insight(kind=InsightKind.SUMMARY, length=settings.summary.summary_length))
+    if settings.chapters:
+        media.insights.append(Insight(kind=InsightKind.CHAPTERS))
     session.add(media)
     session.flush()
     queue.enqueue(session, "ingest", workspace_id=workspace_id, media_id=media.id)
@@ -72,12 +83,13 @@ def create_media(
     return media
 
 
-def find_media(session: Session, workspace_id: str, media_id: str) -> Media | None:
-    """By media id, or by the id of the direct upload that created it (FastPix accepts both)."""
+def find_media(session: Session, workspace_id: str, media_id: str, *options: ORMOption) -> Media | None:
+    """By media id, or by the id of the direct upload that created it (FastPix accepts both).
+    `options` eager-load what the caller is about to read."""
     query = select(Media).where(
         Media.workspace_id == workspace_id, or_(Media.id == media_id, Media.upload_id == media_id)
     )
-    return session.scalar(query)
+    return session.scalars(query.options(*options)).unique().first()
 
 
 def purge_media_objects(storage: Storage, media_id: str, upload_id: str | None = None) -> None:

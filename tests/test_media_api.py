@@ -360,8 +360,7 @@ def test_unsupported_options_are_refused_by_name(api: httpx.Client, file_server:
     url = f"{file_server}/clip.mp4"
     for inputs, options, named in [
         ([{"type": "watermark", "url": "https://example.com/logo.png"}], {}, "watermark"),
-        ([], {"summary": {"generate": True, "summaryLength": 100}}, "summary"),
-        ([], {"chapters": True}, "chapters"),
+        ([], {"namedEntities": True}, "namedEntities"),
         ([], {"moderation": {"type": "av"}}, "moderation"),
         ([], {"accessPolicy": "drm"}, "DRM"),
     ]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from reelhouse import catalog
 from reelhouse.api import views
@@ -23,7 +23,7 @@ from reelhouse.api.schemas import (
     TrackRequest,
     UpdateMediaRequest,
 )
-from reelhouse.api.tracks import add_track, check_track_url
+from reelhouse.api.tracks import add_track, check_speech_language, check_track_url
 from reelhouse.db.models import Media
 from reelhouse.net.fetch import FetchError, check_url
 from reelhouse.webhooks.events import emit_media
@@ -39,7 +39,8 @@ def refuse_unsupported(settings: MediaSettings, reason: str | None = None) -> No
 
 
 def get_media(session: Session, workspace_id: str, media_id: str) -> Media:
-    media = catalog.find_media(session, workspace_id, media_id)
+    """The media with everything its wire form shows, in one query."""
+    media = catalog.find_media(session, workspace_id, media_id, *(joinedload(r) for r in views.RENDERED))
     if media is None:
         raise not_found()
     return media
@@ -50,6 +51,8 @@ def create_media(body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceD
     for item in body.inputs:
         refuse_unsupported(body, item.unsupported())
     refuse_unsupported(body)
+    if body.subtitles is not None:
+        check_speech_language(rt, body.subtitles.language_code)
     url = next(i.url for i in body.inputs if i.type == "video")
     try:
         check_url(url, rt.settings.address_policy)
@@ -83,7 +86,7 @@ def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEn
             .order_by(order, Media.id)
             .offset(page.skip)
             .limit(page.limit)
-            .options(selectinload(Media.playback_ids), selectinload(Media.tracks), selectinload(Media.downloads))
+            .options(*(selectinload(r) for r in views.RENDERED))
         ).all()
         data = [views.media(row, rt.settings.base_url) for row in rows]
     return ListEnvelope(data=data, pagination=views.pagination(total or 0, page.page, page.limit))

@@ -60,15 +60,31 @@ class AccessRestrictions(Wire):
     user_agents: RestrictionRules = Field(default_factory=RestrictionRules)
 
 
+# The spoken languages FastPix generates subtitles in at create time, and their names when the request gives none.
+AUTO_SUBTITLE_LANGUAGES = {"en": "English", "it": "Italian", "pl": "Polish", "es": "Spanish", "fr": "French",
+                           "ru": "Russian", "nl": "Dutch"}
+# BCP 47 codes a generate-subtitles request may name (spec section 10).
+SpeechLanguage = Literal[
+    "ar-SA", "bn-BD", "bn-IN", "ca-ES", "cs-CZ", "da-DK", "de-AT", "de-CH", "de-DE", "el-GR", "en-AU", "en-CA", "en-GB",
+    "en-IE", "en-IN", "en-NZ", "en-US", "en-ZA", "es-AR", "es-CL", "es-CO", "es-ES", "es-MX", "es-US", "fi-FI", "fr-BE",
+    "fr-CA", "fr-CH", "fr-FR", "he-IL", "hi-IN", "hr-HR", "hu-HU", "id-ID", "it-CH", "it-IT", "ja-JP", "ko-KR", "ms-MY",
+    "nb-NO", "nl-BE", "nl-NL", "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sv-SE", "ta-IN", "ta-LK",
+    "te-IN", "th-TH", "tr-TR", "uk-UA", "vi-VN", "bg-BG", "zh-CN", "zh-HK", "zh-TW",
+]  # fmt: skip
+SummaryLength = Annotated[int, Field(ge=30, le=250)]  # words
+
+
 class SubtitlesOption(Wire):
-    language_name: str | None = None
+    """Subtitles generated from the original audio once the media is Ready, in the language it is spoken in."""
+
+    language_name: Label | None = None
     metadata: Metadata | None = None
-    language_code: Literal["en", "it", "pl", "es", "fr", "ru", "nl"] | None = None
+    language_code: Literal["en", "it", "pl", "es", "fr", "ru", "nl"] = "en"
 
 
 class SummaryOption(Wire):
     generate: bool
-    summary_length: Annotated[int, Field(ge=30, le=250)] = 100
+    summary_length: SummaryLength = 100
 
 
 class ModerationOption(Wire):
@@ -130,9 +146,7 @@ class MediaSettings(Wire):
         """Features a client may ask for that this server does not perform yet: refused rather than ignored."""
         if self.access_policy == "drm":
             return "DRM playback is not supported by this server"
-        if self.summary is not None and self.summary.generate:
-            return "summary is not supported by this server yet"
-        for name in ("subtitles", "chapters", "named_entities", "moderation"):
+        for name in ("named_entities", "moderation"):
             if getattr(self, name) not in (None, False):
                 return f"{to_camel(name)} is not supported by this server yet"
         return None
@@ -208,6 +222,24 @@ class UpdateSourceAccessRequest(Wire):
     source_access: bool
 
 
+class GenerateSubtitlesRequest(Wire):
+    """Subtitles by speech recognition of an audio track (spec 7.10); `languageCode` is the language spoken."""
+
+    language_name: Label
+    language_code: SpeechLanguage
+    metadata: Metadata | None = None
+    title: Label | None = None
+
+
+class UpdateSummaryRequest(Wire):
+    generate: bool
+    summary_length: SummaryLength = 100
+
+
+class UpdateChaptersRequest(Wire):
+    chapters: bool
+
+
 # ---------------------------------------------------------------- responses
 
 T = TypeVar("T")
@@ -256,6 +288,47 @@ class TrackOut(Wire):
     error: str | None = Field(default=None, description="why the track failed (reelhouse extension)")
 
 
+class GeneratedTrackOut(Wire):
+    """The subtitle track a generate-subtitles request made; `status` is a reelhouse extension."""
+
+    id: str
+    type: Literal["subtitle"] = "subtitle"
+    language_code: str
+    language_name: str
+    title: str | None = None
+    metadata: dict[str, str] | None = None
+    status: str
+
+
+class GeneratedSubtitleOut(Wire):
+    """An entry of the media's `generatedSubtitles`: a track being (or that was) made by speech recognition."""
+
+    id: str
+    status: str
+    language_code: str
+    language_name: str
+    error: str | None = None
+
+
+class InsightOut(Wire):
+    """The media's `summary` or `chapters` record (spec 6.1 notes): `data` once ready; `error` (a reelhouse
+    extension) says why there is none, e.g. too little speech."""
+
+    status: Literal["preparing", "ready", "failed"]
+    data: str | dict | None = None
+    error: str | None = None
+
+
+class SummaryToggleOut(Wire):
+    media_id: str
+    is_summary_enabled: bool
+
+
+class ChaptersToggleOut(Wire):
+    media_id: str
+    is_chapters_enabled: bool
+
+
 class Mp4SupportOut(Wire):
     """One requested MP4/M4A rendition; Media carries a list of them (spec section 4, hazard 2)."""
 
@@ -282,7 +355,9 @@ class MediaOut(Wire):
     mp4_support: list[Mp4SupportOut] | None = None
     playback_ids: list[PlaybackIdOut]
     tracks: list[TrackOut]
-    generated_subtitles: list[dict] = Field(default_factory=list)
+    generated_subtitles: list[GeneratedSubtitleOut] = Field(default_factory=list)
+    summary: InsightOut | None = None
+    chapters: InsightOut | None = None
     is_audio_only: bool
     subtitle_available: bool = False
     duration: str | None = None

@@ -1,4 +1,5 @@
-"""`/on-demand/{mediaId}/tracks`: add, update and delete audio and subtitle tracks (spec 7.7-7.9).
+"""`/on-demand/{mediaId}/tracks`: add, update and delete audio and subtitle tracks, and generate subtitles from an
+audio track by speech recognition (spec 7.7-7.10).
 
 Rows change here, with their webhook events, in one transaction; the `track` job makes each file playable,
 and the files of a removed rendition go after the commit that stops naming them.
@@ -10,11 +11,21 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from reelhouse import catalog
+from reelhouse.ai import models, speech
 from reelhouse.api import views
 from reelhouse.api.deps import MediaIdDep, RuntimeDep, TrackIdDep, WorkspaceDep
 from reelhouse.api.errors import ApiError, not_found
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import AddTrackRequest, Envelope, SuccessOnly, TrackOut, TrackRequest, UpdateTrackRequest
+from reelhouse.api.schemas import (
+    AddTrackRequest,
+    Envelope,
+    GeneratedTrackOut,
+    GenerateSubtitlesRequest,
+    SuccessOnly,
+    TrackOut,
+    TrackRequest,
+    UpdateTrackRequest,
+)
 from reelhouse.db.models import Media, MediaStatus, Track, TrackStatus
 from reelhouse.jobs import tracks as track_jobs
 from reelhouse.net.fetch import FetchError, check_url
@@ -31,6 +42,16 @@ def check_track_url(rt: Runtime, url: str) -> None:
         check_url(url, rt.settings.address_policy)
     except FetchError as exc:
         raise ApiError(400, "Invalid track URL", str(exc)) from None
+
+
+def check_speech_language(rt: Runtime, language_code: str) -> None:
+    """A language the configured speech model cannot recognise is refused now, with the setting that would."""
+    try:
+        supported = speech.supports(language_code, rt.settings)
+    except models.ModelError as exc:
+        raise ApiError(400, "Speech recognition unavailable", str(exc)) from None
+    if not supported:
+        raise ApiError(400, "Unsupported language", str(speech.UnsupportedLanguageError(language_code, rt.settings)))
 
 
 def _locked_media(session: Session, workspace_id: str, media_id: str) -> Media:
@@ -59,14 +80,18 @@ def _refuse_duplicate(media: Media, track_type: str, language_code: str, track: 
 
 
 def add_track(rt: Runtime, session: Session, media: Media, request: TrackRequest) -> Track:
+    return _add(rt, session, media, Track(
+        type=request.type, url=request.url, language_code=request.language_code, language_name=request.language_name,
+        title=request.title, closed_captions=request.type == "subtitle" and request.closed_captions))
+
+
+def _add(rt: Runtime, session: Session, media: Media, track: Track) -> Track:
     """Adds a `preparing` track in the caller's transaction: made at once if the media plays, else when it does."""
     if media.status == MediaStatus.FAILED:
         raise ApiError(400, "Media failed", "Tracks cannot be added to a media that failed to process.")
-    _refuse_duplicate(media, request.type, request.language_code)
-    track = Track(type=request.type, status=TrackStatus.PREPARING, url=request.url,
-                  language_code=request.language_code, language_name=request.language_name, title=request.title,
-                  closed_captions=request.type == "subtitle" and request.closed_captions,
-                  position=max((t.position for t in media.tracks), default=0) + 1)
+    _refuse_duplicate(media, track.type, track.language_code or "")
+    track.status = TrackStatus.PREPARING
+    track.position = max((t.position for t in media.tracks), default=0) + 1
     media.tracks.append(track)
     session.flush()
     if media.status == MediaStatus.READY:
@@ -82,6 +107,35 @@ def add(media_id: MediaIdDep, body: AddTrackRequest, rt: RuntimeDep, workspace: 
     with rt.db.write() as session:
         track = add_track(rt, session, _locked_media(session, workspace, media_id), body.tracks)
         out = views.track(track)
+    rt.jobs.notify()
+    return Envelope(data=out)
+
+
+@router.post("/on-demand/{mediaId}/tracks/{trackId}/generate-subtitles", response_model=Envelope[GeneratedTrackOut],
+             summary="Generate subtitles from an audio track")
+def generate_subtitles(
+    media_id: MediaIdDep, track_id: TrackIdDep, body: GenerateSubtitlesRequest, rt: RuntimeDep, workspace: WorkspaceDep
+) -> Envelope[GeneratedTrackOut]:
+    """A subtitle track, `preparing` until speech recognition of the audio track is published. Asking again while
+    the media has a subtitle track in that language, being generated or not, is the duplicate-track 400."""
+    check_speech_language(rt, body.language_code)
+    with rt.db.write() as session:
+        media = _locked_media(session, workspace, media_id)
+        audio = next((t for t in media.tracks if t.id == track_id), None)
+        if audio is None:
+            raise not_found("Track")
+        if audio.type != "audio":
+            has_audio = any(t.type == "audio" for t in media.tracks)
+            reason = (f"Subtitles are generated from an audio track, not a {audio.type} track." if has_audio
+                      else "The media has no audio track to transcribe.")
+            raise ApiError(400, "Not an audio track", reason)
+        if audio.status != TrackStatus.AVAILABLE:
+            raise ApiError(400, "Audio track not ready", f"The audio track is {audio.status}; it can be transcribed "
+                           "once it is available.")
+        track = _add(rt, session, media, Track(
+            type="subtitle", language_code=body.language_code, language_name=body.language_name, title=body.title,
+            meta=body.metadata, source_track_id=audio.id))
+        out = views.generated_track(track)
     rt.jobs.notify()
     return Envelope(data=out)
 

@@ -20,6 +20,7 @@ from reelhouse.api.schemas import (
     ListEnvelope,
     UploadOut,
 )
+from reelhouse.api.tracks import check_speech_language
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.storage.keys import upload_prefix
 from reelhouse.webhooks.events import emit_upload
@@ -36,6 +37,8 @@ def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: Workspac
     if settings.start_time is not None or settings.end_time is not None:
         refuse_unsupported(settings, "startTime/endTime trimming is not supported by this server yet")
     refuse_unsupported(settings)
+    if settings.subtitles is not None:
+        check_speech_language(rt, settings.subtitles.language_code)
     timeout = body.timeout or rt.settings.upload_default_timeout
     if timeout > rt.settings.upload_max_timeout:
         raise invalid_field("timeout", f"must be at most {rt.settings.upload_max_timeout} seconds")

@@ -9,8 +9,11 @@ from reelhouse.api.schemas import (
     AccessRestrictions,
     CancelledUploadOut,
     CreatedMediaOut,
+    GeneratedSubtitleOut,
+    GeneratedTrackOut,
     InputInfoFile,
     InputInfoOut,
+    InsightOut,
     MediaOut,
     Mp4SupportOut,
     Pagination,
@@ -19,7 +22,18 @@ from reelhouse.api.schemas import (
     TrackOut,
     UploadOut,
 )
-from reelhouse.db.models import Media, MediaStatus, PlaybackId, Track, TrackStatus, Upload, utcnow
+from reelhouse.db.models import (
+    Insight,
+    InsightKind,
+    InsightStatus,
+    Media,
+    MediaStatus,
+    PlaybackId,
+    Track,
+    TrackStatus,
+    Upload,
+    utcnow,
+)
 from reelhouse.media import mp4
 from reelhouse.media.ladder import HEIGHTS
 
@@ -60,6 +74,27 @@ def track(row: Track) -> TrackOut:
                     error=row.error if row.status == TrackStatus.FAILED else None)
 
 
+def generated_track(row: Track) -> GeneratedTrackOut:
+    return GeneratedTrackOut(id=row.id, language_code=row.language_code or "und", language_name=row.language_name or "",
+                             title=row.title, metadata=row.meta, status=row.status)
+
+
+def generated_subtitles(row: Media) -> list[GeneratedSubtitleOut]:
+    return [GeneratedSubtitleOut(id=t.id, status=t.status, language_code=t.language_code or "und",
+                                 language_name=t.language_name or "", error=t.error)
+            for t in row.tracks if t.generated]
+
+
+def insight(row: Media, kind: InsightKind) -> InsightOut | None:
+    """The record of a summary or chapters; None (left out) when not enabled."""
+    found: Insight | None = next((i for i in row.insights if i.kind == kind), None)
+    if found is None:
+        return None
+    if found.status == InsightStatus.PREPARING and row.status == MediaStatus.FAILED:  # its job will never run
+        return InsightOut(status=InsightStatus.FAILED, error="the media failed to process")
+    return InsightOut(status=found.status, data=found.data, error=found.error)
+
+
 def source_resolution(media: Media) -> str | None:
     """FastPix reports the source's short side without a `p` (live: "720")."""
     if media.width is None or media.height is None:
@@ -77,6 +112,9 @@ def mp4_support(row: Media) -> list[Mp4SupportOut] | None:
         entries.append(Mp4SupportOut(type=kind.type, status=done.status if done else pending, ext=kind.ext,
                                      width=done.width if done else None, height=done.height if done else None))
     return entries or None
+
+
+RENDERED = (Media.playback_ids, Media.tracks, Media.downloads, Media.insights)  # what `media()` reads: load eagerly
 
 
 def max_resolution(row: Media) -> str:
@@ -107,6 +145,9 @@ def media(row: Media, base_url: str) -> MediaOut:
         mp4_support=mp4_support(row),
         playback_ids=[playback_id(p) for p in row.playback_ids],
         tracks=[track(t) for t in row.tracks],
+        generated_subtitles=generated_subtitles(row),
+        summary=insight(row, InsightKind.SUMMARY),
+        chapters=insight(row, InsightKind.CHAPTERS),
         is_audio_only=row.is_audio_only,
         subtitle_available=any(t.type == "subtitle" and t.status == TrackStatus.AVAILABLE for t in row.tracks),
         duration=duration(row.duration),

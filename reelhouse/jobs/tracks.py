@@ -1,5 +1,6 @@
 """The `track` step: an added audio or subtitle track, fetched from its URL and published as an alternate rendition.
 
+Generated subtitle tracks go the same way, made by the `speech` step (`reelhouse.jobs.ai`) through `make`.
 Jobs are keyed by (track, revision). Each new URL bumps the track's revision, so a job for an older file finds
 itself stale and drops whatever it stored. A new file goes to a rendition folder of its own and its row replaces
 the track's previous one in a single transaction, so players switch only once it is complete; the previous
@@ -8,9 +9,11 @@ files go after the commit. Until then the media plays on as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
+from webvtt import Caption
 
 from reelhouse.db.models import Job, Media, Rendition, Track, TrackStatus
 from reelhouse.jobs.ingest import fetch
@@ -23,6 +26,9 @@ from reelhouse.storage.keys import rendition_prefix
 from reelhouse.webhooks.events import emit_media
 
 KIND = "track"
+SPEECH_KIND = "speech"  # generated subtitle tracks
+# Writes a track's rendition files into a folder, on the media's timeline, and returns their codecs.
+Produce = Callable[[JobContext, Media, Track, hls.MediaPlaylist, Path], str]
 
 
 def rendition_name(track_id: str, revision: int) -> str:
@@ -39,8 +45,8 @@ def label(track: Track, rendition: Rendition) -> None:
 
 def enqueue(rt: Runtime, session: Session, media: Media, track: Track) -> None:
     """A job for the track's current file, in the caller's transaction."""
-    rt.jobs.enqueue(session, KIND, workspace_id=media.workspace_id, media_id=media.id,
-                    params={"track": track.id, "revision": track.revision})
+    rt.jobs.enqueue(session, SPEECH_KIND if track.generated else KIND, workspace_id=media.workspace_id,
+                    media_id=media.id, params={"track": track.id, "revision": track.revision})
 
 
 def media_ready(rt: Runtime, session: Session, media: Media) -> None:
@@ -51,6 +57,11 @@ def media_ready(rt: Runtime, session: Session, media: Media) -> None:
 
 
 def run(ctx: JobContext) -> None:
+    make(ctx, _from_url)
+
+
+def make(ctx: JobContext, produce: Produce) -> None:
+    """What every track job does around `produce`: drop a stale job's files, then store and publish the rendition."""
     rt = ctx.runtime
     track_id, revision = ctx.job.params["track"], ctx.job.params["revision"]
     name = rendition_name(track_id, revision)
@@ -65,15 +76,9 @@ def run(ctx: JobContext) -> None:
         if any(r.name == name for r in media.renditions):  # an earlier attempt published it
             return
         timeline = reference_playlist(rt, media)
-    source, folder = ctx.scratch / "source", ctx.scratch / name
+    folder = ctx.scratch / name
     folder.mkdir(parents=True, exist_ok=True)
-    is_subtitle = track.type == "subtitle"
-    limit = min(rt.settings.max_source_bytes, subtitles.MAX_BYTES) if is_subtitle else rt.settings.max_source_bytes
-    fetch(rt, track.url or "", source, max_bytes=limit, what=f"{track.type} track")
-    if is_subtitle:
-        codecs = _segment_subtitles(source, folder, timeline)
-    else:
-        codecs = _encode_audio(ctx, source, folder, timeline.duration, media.optimize_audio)
+    codecs = produce(ctx, media, track, timeline, folder)
     playlist = hls.parse_media_playlist((folder / "index.m3u8").read_text())
     if not playlist.segments:
         raise PermanentError(f"no {track.type} segments came out of the file")
@@ -84,14 +89,30 @@ def run(ctx: JobContext) -> None:
     _publish(rt, media.id, track.id, revision, rendition)
 
 
-def _segment_subtitles(source: Path, folder: Path, timeline: hls.MediaPlaylist) -> str:
-    """Clean WebVTT in segments matching the video's, so the playlist covers the whole media."""
-    try:
-        captions = subtitles.fit(subtitles.parse(source.read_bytes()), timeline.duration)
-    except subtitles.SubtitleError as exc:
-        raise PermanentError(str(exc)) from None
+def _from_url(ctx: JobContext, media: Media, track: Track, timeline: hls.MediaPlaylist, folder: Path) -> str:
+    rt = ctx.runtime
+    source = ctx.scratch / "source"
+    is_subtitle = track.type == "subtitle"
+    limit = min(rt.settings.max_source_bytes, subtitles.MAX_BYTES) if is_subtitle else rt.settings.max_source_bytes
+    fetch(rt, track.url or "", source, max_bytes=limit, what=f"{track.type} track")
+    if not is_subtitle:
+        return _encode_audio(ctx, source, folder, timeline.duration, media.optimize_audio)
+    captions = subtitle_cues(source.read_bytes(), timeline)
     if not captions:
         raise PermanentError("the file has no cue with valid times within the media's duration")
+    return segment_subtitles(captions, folder, timeline)
+
+
+def subtitle_cues(data: bytes, timeline: hls.MediaPlaylist) -> list[Caption]:
+    """The cues of a WebVTT or SRT file that a player can show on the media's timeline, their text made safe."""
+    try:
+        return subtitles.fit(subtitles.parse(data), timeline.duration)
+    except subtitles.SubtitleError as exc:
+        raise PermanentError(str(exc)) from None
+
+
+def segment_subtitles(captions: list[Caption], folder: Path, timeline: hls.MediaPlaylist) -> str:
+    """Clean WebVTT in segments matching the video's, so the playlist covers the whole media (with or without cues)."""
     durations = [duration for _, duration in timeline.segments]
     files = [subtitles.SEGMENT_FILE.format(n) for n in range(len(durations))]
     for file, document in zip(files, subtitles.segments(captions, durations), strict=True):
@@ -130,7 +151,8 @@ def _publish(rt: Runtime, media_id: str, track_id: str, revision: int, rendition
             media.renditions.append(rendition)
             track.status, track.error = TrackStatus.AVAILABLE, None
             session.flush()
-            emit_media(session, "video.media.track.ready", media, base_url=rt.settings.base_url)
+            ready = "video.media.subtitle.generated.ready" if track.generated else "video.media.track.ready"
+            emit_media(session, ready, media, base_url=rt.settings.base_url)
             emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
             unused = [old.name for old in previous]
     for name in unused:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelhouse.db.models import Job, Media, MediaStatus, Rendition
-from reelhouse.jobs import downloads, tracks
+from reelhouse.jobs import ai, downloads, tracks
 from reelhouse.jobs.ingest import set_status
 from reelhouse.jobs.renditions import reference_playlist, upload
 from reelhouse.jobs.worker import JobContext, PermanentError
@@ -91,6 +91,7 @@ def publish(rt: Runtime, media_id: str, out: Path, outputs: list[Output], *, rea
             emit_media(session, "video.media.ready", media, base_url=rt.settings.base_url)
             downloads.media_ready(rt, session, media)
             tracks.media_ready(rt, session, media)
+            ai.media_ready(rt, session, media)
     rt.jobs.notify()
     return True
 

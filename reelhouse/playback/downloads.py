@@ -1,12 +1,14 @@
-"""Whole-file downloads behind a playback ID: `capped-4k.mp4` and `audio.m4a` (`mp4Support`) and `source`
-(`sourceAccess`). One path segment after the playback ID, so they never meet the `/{name}/{file}` HLS routes."""
+"""Whole files behind a playback ID: `capped-4k.mp4` and `audio.m4a` (`mp4Support`), `source` (`sourceAccess`) and
+`chapters.vtt` (chapters). One path segment after the playback ID, so they never meet the `/{name}/{file}` HLS
+routes."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from reelhouse.db.models import Download
+from reelhouse.ai.chapters import Chapter, chapters_webvtt
+from reelhouse.db.models import Download, Insight, InsightKind, InsightStatus
 from reelhouse.media import mp4
 from reelhouse.playback.access import authorize, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response
@@ -41,6 +43,26 @@ def source(playback_id: str, request: Request) -> Response:
     filename = f"{media.id}.{EXTENSIONS.get(fmt, fmt)}" if fmt else media.id
     attachment = headers(grant, CACHE_SECONDS) | {"Content-Disposition": f'attachment; filename="{filename}"'}
     return object_response(rt, original_key(media.id), "application/octet-stream", attachment)
+
+
+@router.get("/stream/{playback_id}/chapters.vtt")
+def chapters(playback_id: str, request: Request) -> Response:
+    """The media's chapters as WebVTT, for a player's chapter track; 404 until they are ready."""
+    rt: Runtime = request.app.state.runtime
+    grant = authorize(rt, playback_id, request)
+    with rt.db.read() as session:
+        data = session.scalar(
+            select(Insight.data).where(
+                Insight.media_id == grant.media.id,
+                Insight.kind == InsightKind.CHAPTERS,
+                Insight.status == InsightStatus.READY,
+            )
+        )
+    if data is None:
+        raise not_found()
+    text = chapters_webvtt([Chapter(**chapter) for chapter in data["chapters"]])
+    no_sniff = {"X-Content-Type-Options": "nosniff"}
+    return Response(text, media_type="text/vtt; charset=utf-8", headers=headers(grant, CACHE_SECONDS) | no_sniff)
 
 
 def _rendition(request: Request, playback_id: str, kind: mp4.Kind) -> Response:

@@ -1,0 +1,187 @@
+"""The `speech`, `summary` and `chapters` steps: the pipeline's thin layer over `reelhouse.ai`.
+
+`speech` makes a generated subtitle track: it transcribes the track's audio and publishes the cues through the
+tracks machinery (`tracks.make`), so the subtitles play like any added track. `summary` and `chapters` work from
+the original audio's transcript. Every step reads the stored transcript of its audio track when there is one
+and otherwise transcribes and stores it, so a media is transcribed once whichever step comes first. What the
+engine cannot do (an unknown language, no audio, too little speech, a missing model) is a permanent failure
+whose message the track or the media's record shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from pydantic import TypeAdapter
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from reelhouse.ai import chapters, models, speech, summary, transcript
+from reelhouse.db.models import Insight, InsightKind, InsightStatus, Job, Media, Track, Transcript
+from reelhouse.jobs import tracks
+from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.media import hls
+from reelhouse.media.ffmpeg import FFmpegError
+from reelhouse.media.probe import ProbeError
+from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import original_key, rendition_prefix
+from reelhouse.webhooks.events import emit_media
+
+TRANSCRIPT = TypeAdapter(transcript.Transcript)
+DEFAULT_LANGUAGE = "en"  # what summaries and chapters transcribe in when nothing says which language is spoken
+
+
+def media_ready(rt: Runtime, session: Session, media: Media) -> None:
+    """Summaries and chapters asked for before the media was playable are made now."""
+    for insight in media.insights:
+        if insight.status == InsightStatus.PREPARING:
+            enqueue(rt, session, media, insight)
+
+
+def enqueue(rt: Runtime, session: Session, media: Media, insight: Insight) -> None:
+    """A job for the insight as now asked for, in the caller's transaction."""
+    params = {"length": insight.length} if insight.length is not None else {}
+    rt.jobs.enqueue(session, insight.kind, workspace_id=media.workspace_id, media_id=media.id, params=params)
+
+
+def run_speech(ctx: JobContext) -> None:
+    tracks.make(ctx, _generated_subtitles)
+
+
+def _generated_subtitles(
+    ctx: JobContext, media: Media, track: Track, timeline: hls.MediaPlaylist, folder: Path
+) -> str:
+    """The track's cues from what its audio says; silence gives a subtitle track without cues, never invented words."""
+    words = _transcript(ctx, media.id, track.source_track_id, track.language_code)
+    text = speech.webvtt(speech.cues(words))
+    return tracks.segment_subtitles(tracks.subtitle_cues(text.encode(), timeline), folder, timeline)
+
+
+def run_insight(ctx: JobContext) -> None:
+    rt = ctx.runtime
+    kind, length = InsightKind(ctx.job.kind), ctx.job.params.get("length")
+    with rt.db.read() as session:
+        media = session.get(Media, ctx.job.media_id)
+        if media is None or _wanted(media, kind, length) is None:
+            return
+    words = _transcript(ctx, media.id, None, None)
+    try:
+        if kind == InsightKind.SUMMARY:
+            data: object = summary.summarize(words.text, length, rt.settings, language=words.language)
+        else:  # over the media's whole timeline, which may run on past its audio
+            found = chapters.chapters(dataclasses.replace(words, duration=max(words.duration, media.duration or 0.0)))
+            data = {"chapters": [{"start": round(c.start, 3), "end": round(c.end, 3), "title": c.title} for c in found]}
+    except transcript.NoSpeechError as exc:
+        raise PermanentError(str(exc)) from None
+    _record(rt, media.id, kind, length, InsightStatus.READY, data=data)
+
+
+def give_up_insight(rt: Runtime, job: Job, error: str) -> None:
+    """The media's record shows `failed` with the reason, e.g. that it says too little to summarise."""
+    if job.media_id is not None:
+        _record(rt, job.media_id, InsightKind(job.kind), job.params.get("length"), InsightStatus.FAILED, error=error)
+
+
+def _wanted(media: Media, kind: InsightKind, length: int | None) -> Insight | None:
+    """The insight this job makes, while it is still asked for as the job was queued."""
+    return next((i for i in media.insights
+                 if i.kind == kind and i.length == length and i.status == InsightStatus.PREPARING), None)
+
+
+def _record(rt: Runtime, media_id: str, kind: InsightKind, length: int | None, status: InsightStatus, *,
+            data: object = None, error: str | None = None) -> None:
+    with rt.db.write() as session:
+        media = session.get(Media, media_id)
+        insight = _wanted(media, kind, length) if media is not None else None
+        if media is None or insight is None:  # deleted, turned off or asked for again differently meanwhile
+            return
+        insight.status, insight.data, insight.error = status, data, error
+        session.flush()
+        if status == InsightStatus.READY:
+            emit_media(session, f"video.mediaAI.{kind}.ready", media, base_url=rt.settings.base_url)
+        emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
+
+
+def _transcript(
+    ctx: JobContext, media_id: str, audio_id: str | None, language_code: str | None
+) -> transcript.Transcript:
+    """What an audio track (None: the original's) says in `language_code` (None: any stored transcript, else the
+    language the `subtitles` option names, else English): the stored transcript, or a new one, stored."""
+    rt = ctx.runtime
+    with rt.db.read() as session:
+        media = session.get(Media, media_id)
+        if media is None:
+            raise PermanentError("the media was deleted")
+        audio = _audio(media, audio_id)
+        language_code = language_code or _stored_language(session, audio) or _spoken_language(media)
+        language = _primary(language_code)
+        stored = session.scalar(select(Transcript.data).where(
+            Transcript.track_id == audio.id, Transcript.revision == audio.revision, Transcript.language == language))
+        if stored is not None:
+            return TRANSCRIPT.validate_json(stored)
+        rendition = tracks.rendition_name(audio.id, audio.revision)  # an added track's current file
+        published = any(r.name == rendition for r in media.renditions)
+    path = ctx.scratch / "speech.flac"
+    if audio.stream_index is not None:
+        with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
+            _extract(ctx, source, f"0:{audio.stream_index}", path, media.duration or 0.0)
+    elif published:
+        _extract(ctx, _join_rendition(ctx, media.id, rendition), "0:a:0", path, media.duration or 0.0)
+    else:
+        raise PermanentError("the audio track's current file is not playable yet")
+    try:
+        words = speech.transcribe(path, language_code, rt.settings)
+    except (speech.UnsupportedLanguageError, transcript.NoSpeechError, models.ModelError, ProbeError,
+            FFmpegError) as exc:
+        raise PermanentError(str(exc)) from None
+    with rt.db.write() as session:
+        if session.get(Track, audio.id) is not None:  # not deleted meanwhile
+            session.execute(delete(Transcript).where(Transcript.track_id == audio.id, Transcript.language == language))
+            session.add(Transcript(track_id=audio.id, revision=audio.revision, language=language,
+                                   data=TRANSCRIPT.dump_json(words).decode()))
+    return words
+
+
+def _audio(media: Media, audio_id: str | None) -> Track:
+    audios = [t for t in media.tracks if t.type == "audio"]
+    audio = next((t for t in audios if t.id == audio_id), None) if audio_id else audios[0] if audios else None
+    if audio is None:
+        raise PermanentError("the audio track was deleted" if audio_id else "the media has no audio to transcribe")
+    return audio
+
+
+def _stored_language(session: Session, audio: Track) -> str | None:
+    """The language of a transcript the audio track already has, so a summary reuses what subtitles made."""
+    return session.scalar(select(Transcript.language).where(
+        Transcript.track_id == audio.id, Transcript.revision == audio.revision).order_by(Transcript.created_at))
+
+
+def _spoken_language(media: Media) -> str:
+    return (media.options.get("subtitles") or {}).get("languageCode") or DEFAULT_LANGUAGE
+
+
+def _primary(language_code: str) -> str:
+    return language_code.split("-")[0].lower()
+
+
+def _join_rendition(ctx: JobContext, media_id: str, name: str) -> Path:
+    """An added audio track's published rendition as one fragmented MP4: its init segment, then its media segments."""
+    rt = ctx.runtime
+    prefix = rendition_prefix(media_id, name)
+    with rt.storage.open(f"{prefix}/index.m3u8") as f:
+        playlist = hls.parse_media_playlist(f.read().decode())
+    joined = ctx.scratch / "track.mp4"
+    with joined.open("wb") as out:
+        for uri in [*([playlist.init] if playlist.init else []), *(uri for uri, _ in playlist.segments)]:
+            with rt.storage.open(f"{prefix}/{uri}") as part:
+                shutil.copyfileobj(part, out)
+    return joined
+
+
+def _extract(ctx: JobContext, source: Path, stream: str, dest: Path, duration: float) -> None:
+    """One audio stream as 16 kHz mono FLAC, what Whisper listens to, small enough to keep in scratch."""
+    args = ["-y", "-i", str(source), "-map", stream, "-vn", "-ac", "1", "-ar", str(speech.SAMPLE_RATE), "-c:a", "flac",
+            str(dest)]
+    ctx.ffmpeg(args, duration=duration, work=0.1, what="the audio could not be read")

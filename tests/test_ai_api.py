@@ -1,0 +1,222 @@
+"""Generated subtitles, summaries and chapters through the API and the official SDK, against a real server.
+
+The speech media is tests/data/speech_en.ogg muxed with a small test pattern, so its words and when they are
+spoken are known (see test_ai.py). The server runs in this process, so the Whisper model is loaded once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+import webvtt
+from fastpix_python import Fastpix, errors, models
+from sqlalchemy import select
+
+from reelhouse.ai.transcript import split_sentences
+from reelhouse.db.models import Transcript, WebhookEvent
+from reelhouse.jobs.ai import TRANSCRIPT
+from reelhouse.media.ffmpeg import run_ffmpeg
+from tests.api_helpers import create_media, error_of, invalid_fields
+from tests.conftest import Server, wait_for
+from tests.test_ai import CLIP, MAX_WER, REFERENCE, SPOKEN, word_error_rate
+from tests.test_tracks import cues, master, master_url, ready_media
+
+NOT_ENABLED = {"success": False, "error": {"code": 400, "message": "Summary not enabled",
+                                           "description": "Summary is not enabled for the requested media"}}
+
+
+@pytest.fixture(scope="module")
+def speech_clips(clips: Path) -> Path:
+    """speech.mp4 (the spoken clip under a test pattern), silence.mp4 (a test pattern with a silent audio track)
+    and speech.ogg (the clip itself, to add as an audio track)."""
+    shutil.copyfile(CLIP, clips / "speech.ogg")
+    pattern = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10"]
+    video = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "20", "-movflags", "+faststart"]
+    run_ffmpeg(["-y", *pattern, "-i", str(CLIP), "-map", "0:v", "-map", "1:a", *video, "-c:a", "aac", "-shortest",
+                str(clips / "speech.mp4")], timeout=60)
+    run_ffmpeg(["-y", *pattern, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", *video, "-c:a", "aac", "-t", "4",
+                str(clips / "silence.mp4")], timeout=60)
+    return clips
+
+
+@pytest.fixture
+def fp(server: Server, credentials: tuple[str, str]) -> Iterator[Fastpix]:
+    with Fastpix(security=models.Security(username=credentials[0], password=credentials[1]),
+                 server_url=f"{server.url}/v1/", retry_config=None, timeout_ms=30000) as sdk:
+        yield sdk
+
+
+def settled(media: dict) -> bool:
+    """No generated subtitles, summary or chapters is still being made."""
+    records = [*media["generatedSubtitles"], *(media[k] for k in ("summary", "chapters") if k in media)]
+    return all(record["status"] != "preparing" for record in records)
+
+
+def webhook_events(server: Server) -> list[WebhookEvent]:
+    with server.runtime.db.read() as session:
+        return list(session.scalars(select(WebhookEvent).order_by(WebhookEvent.seq)))
+
+
+def test_speech_becomes_subtitles_a_summary_and_chapters(
+    fp: Fastpix, api: httpx.Client, server: Server, file_server: str, speech_clips: Path
+) -> None:
+    assert api.post("/webhooks", json={"url": f"{file_server}/hook"}).status_code == 201
+    created = create_media(api, f"{file_server}/speech.mp4", subtitles={"languageCode": "en"}, chapters=True,
+                           summary={"generate": True, "summaryLength": 30})
+    media_id = created["id"]
+    early = api.get(f"/on-demand/{media_id}").json()["data"]
+    [pending] = early["generatedSubtitles"]
+    assert pending == {"id": pending["id"], "status": "preparing", "languageCode": "en", "languageName": "English"}
+    assert early["summary"] == early["chapters"] == {"status": "preparing"}
+    with pytest.raises(errors.FastpixDefaultError, match="Summary not ready"):
+        fp.manage_videos.get_summary(media_id=media_id)
+
+    # subtitles from the original's audio in a second variety of English; asking twice makes no second track
+    media = wait_for(api, media_id, lambda m: m["status"] == "Ready")
+    audio = next(t for t in media["tracks"] if t["type"] == "audio")
+    request = {"media_id": media_id, "track_id": audio["id"], "language_name": "British", "language_code": "en-GB"}
+    generated = fp.manage_videos.generate_subtitle_track(**request).data
+    assert (generated.type, generated.language_code, generated.language_name) == ("subtitle", "en-GB", "British")
+    with pytest.raises(errors.TrackDuplicateRequestError):
+        fp.manage_videos.generate_subtitle_track(**request)
+    media = wait_for(api, media_id, settled, timeout=90)
+    assert [(s["languageCode"], s["status"]) for s in media["generatedSubtitles"]] == [
+        ("en", "available"), ("en-GB", "available")]
+    assert media["subtitleAvailable"] is True
+
+    # transcribed once: both tracks, the summary and the chapters read the one stored transcript
+    with server.runtime.db.read() as session:
+        [stored] = session.scalars(select(Transcript)).all()
+    transcript = TRANSCRIPT.validate_json(stored.data)
+
+    # the subtitles play in the master: the spoken words, when they are spoken
+    playlist = master(server, media)
+    subtitles = {m.language: m for m in playlist.media if m.type == "SUBTITLES"}
+    assert set(subtitles) == {"en", "en-GB"}
+    found = cues(subtitles["en"].absolute_uri)
+    assert word_error_rate(REFERENCE, " ".join(text.replace("\n", " ") for _, _, text in found)) <= MAX_WER
+    for word, (start, end) in SPOKEN.items():
+        [(cue_start, cue_end, _)] = [cue for cue in found if word in cue[2].lower()]
+        assert start - 0.75 <= cue_start and cue_end <= end + 0.75, (word, cue_start, cue_end)
+    assert cues(subtitles["en-GB"].absolute_uri) == found
+    with av.open(master_url(server, media)) as container:
+        assert sorted(s.metadata["language"] for s in container.streams.subtitles) == ["en", "en-GB"]
+
+    # the summary: whole sentences of the transcript, within the word budget; a longer budget redoes it
+    summary = fp.manage_videos.get_summary(media_id=media_id).data
+    assert summary and len(summary.split()) <= 30 and media["summary"] == {"status": "ready", "data": summary}
+    sentences = split_sentences(transcript.text)
+    assert set(split_sentences(summary)) <= set(sentences)
+    longer = fp.in_video_ai_features.update_media_summary(media_id=media_id, generate=True, summary_length=250).data
+    assert (longer.media_id, longer.is_generated_summary) == (media_id, True)
+    wait_for(api, media_id, lambda m: m["summary"]["status"] == "ready")
+    assert split_sentences(fp.manage_videos.get_summary(media_id=media_id).data) == sentences  # all of it fits
+
+    # chapters cover the whole media in order, on the media and as a WebVTT chapters file
+    toggled = fp.in_video_ai_features.update_media_chapters(media_id=media_id, chapters=True).data
+    assert (toggled.media_id, toggled.is_generated_chapters) == (media_id, True)
+    chapters = media["chapters"]["data"]["chapters"]
+    assert chapters[0]["start"] == 0 and chapters[-1]["end"] == pytest.approx(float(media["duration"]), abs=0.01)
+    assert all(a["end"] == b["start"] < b["end"] for a, b in itertools.pairwise(chapters))
+    assert all(chapter["title"] for chapter in chapters)
+    file_url = f"{server.url}/stream/{media['playbackIds'][0]['id']}/chapters.vtt"
+    response = httpx.get(file_url)
+    assert response.status_code == 200 and response.headers["content-type"] == "text/vtt; charset=utf-8"
+    assert [c.text for c in webvtt.from_string(response.text).captions] == [c["title"] for c in chapters]
+
+    events = webhook_events(server)
+    types = [event.type for event in events]
+    assert types.count("video.media.subtitle.generated.ready") == 2
+    assert types.count("video.mediaAI.summary.ready") == 2 and types.count("video.mediaAI.chapters.ready") == 1
+    assert types[types.index("video.media.subtitle.generated.ready") + 1] == "video.media.updated"
+    announced = [event.data for event in events if event.type == "video.media.track.created"][-1]
+    assert announced["generatedSubtitles"][-1] == {"id": generated.id, "status": "preparing", "languageCode": "en-GB",
+                                                   "languageName": "British"}
+
+    # turned off: the summary answers exactly as FastPix does, the chapters file is gone
+    off = fp.in_video_ai_features.update_media_summary(media_id=media_id, generate=False).data
+    assert off.is_generated_summary is False
+    response = api.get(f"/on-demand/{media_id}/summary")
+    assert response.status_code == 400 and response.json() == NOT_ENABLED
+    assert fp.in_video_ai_features.update_media_chapters(media_id=media_id, chapters=False).data.is_generated_chapters \
+        is False
+    assert httpx.get(file_url).status_code == 404
+    assert {"summary", "chapters"}.isdisjoint(api.get(f"/on-demand/{media_id}").json()["data"])
+
+
+def test_bad_requests_and_media_without_speech_get_clear_answers(
+    api: httpx.Client, server: Server, file_server: str, speech_clips: Path
+) -> None:
+    body = {"languageName": "English", "languageCode": "en-US"}
+    mute = create_media(api, f"{file_server}/silent.mp4", subtitles={"languageCode": "en"})  # no audio stream at all
+    mute = wait_for(api, mute["id"], lambda m: m["status"] == "Ready" and settled(m))
+    assert mute["generatedSubtitles"][0]["status"] == "failed"
+    assert mute["generatedSubtitles"][0]["error"] == "the media has no audio to transcribe"
+    video = next(t for t in mute["tracks"] if t["type"] == "video")
+    error = error_of(api.post(f"/on-demand/{mute['id']}/tracks/{video['id']}/generate-subtitles", json=body), 400)
+    assert error["description"] == "The media has no audio track to transcribe."
+
+    media = ready_media(api, f"{file_server}/silence.mp4")
+    media_id = media["id"]
+    audio = next(t for t in media["tracks"] if t["type"] == "audio")
+    generate = f"/on-demand/{media_id}/tracks/{audio['id']}/generate-subtitles"
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert error_of(api.post(f"/on-demand/{media_id}/tracks/{unknown}/generate-subtitles", json=body), 404)
+    assert error_of(api.patch(f"/on-demand/{unknown}/summary", json={"generate": True}), 404)
+    french = error_of(api.post(generate, json={**body, "languageCode": "fr-FR"}), 400)
+    assert french["message"] == "Unsupported language" and "REELHOUSE_SPEECH_MODEL=base" in french["description"]
+    assert invalid_fields(api.post(generate, json={**body, "languageCode": "en"})) == ["languageCode"]
+    assert invalid_fields(api.post(generate, json={"languageCode": "en-US"})) == ["languageName"]
+    for length in (29, 251):
+        assert invalid_fields(api.patch(f"/on-demand/{media_id}/summary",
+                                        json={"generate": True, "summaryLength": length})) == ["summaryLength"]
+    assert error_of(api.get(f"/on-demand/{media_id}/summary"), 400)["message"] == "Summary not enabled"
+
+    # silence: an empty but playable subtitle track, and neither a summary nor chapters made up
+    track = api.post(generate, json=body).json()["data"]
+    assert (track["type"], track["status"]) == ("subtitle", "preparing")
+    error = error_of(api.post(f"/on-demand/{media_id}/tracks/{track['id']}/generate-subtitles", json=body), 400)
+    assert error["message"] == "Not an audio track"
+    assert api.patch(f"/on-demand/{media_id}/summary", json={"generate": True}).json()["data"] == {
+        "mediaId": media_id, "isSummaryEnabled": True}
+    assert api.patch(f"/on-demand/{media_id}/chapters", json={"chapters": True}).status_code == 200
+    media = wait_for(api, media_id, settled, timeout=60)
+    assert media["generatedSubtitles"][0]["status"] == "available"
+    [subtitles] = [m for m in master(server, media).media if m.type == "SUBTITLES"]
+    assert cues(subtitles.absolute_uri) == []
+    error = error_of(api.get(f"/on-demand/{media_id}/summary"), 400)
+    assert error == {"code": 400, "message": "Summary not available",
+                     "description": "No summary can be made: there is too little speech to summarise."}
+    assert media["chapters"] == {"status": "failed", "error": "there is too little speech to divide into chapters"}
+    assert httpx.get(f"{server.url}/stream/{media['playbackIds'][0]['id']}/chapters.vtt").status_code == 404
+
+    # an added audio track is transcribed from its published rendition, cut to the media's 4 s like its audio
+    dub = {"url": f"{file_server}/speech.ogg", "type": "audio", "languageCode": "en", "languageName": "Narration"}
+    dub_id = api.post(f"/on-demand/{media_id}/tracks", json={"tracks": dub}).json()["data"]["id"]
+    wait_for(api, media_id, lambda m: any(t["id"] == dub_id and t["status"] == "available" for t in m["tracks"]))
+    narrated = f"/on-demand/{media_id}/tracks/{dub_id}/generate-subtitles"
+    assert api.post(narrated, json={**body, "languageCode": "en-AU"}).status_code == 200
+    media = wait_for(api, media_id, settled)
+    narration = next(m for m in master(server, media).media if m.language == "en-AU")
+    found = cues(narration.absolute_uri)
+    assert found[0][2].lower().startswith("welcome to this") and found[0][0] < SPOKEN["recognition"][1]
+    assert all(0 <= start < end <= 4.0 for start, end, _ in found)
+
+    # the create-time option: only languages the model knows; what is still not done stays refused
+    url = f"{file_server}/speech.mp4"
+    inputs = [{"type": "video", "url": url}]
+    error = error_of(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public",
+                                                  "subtitles": {"languageCode": "fr"}}), 400)
+    assert "REELHOUSE_SPEECH_MODEL" in error["description"]
+    upload = {"corsOrigin": "*", "pushMediaSettings": {"accessPolicy": "public", "subtitles": {"languageCode": "it"}}}
+    assert "REELHOUSE_SPEECH_MODEL" in error_of(api.post("/on-demand/upload", json=upload), 400)["description"]
+    upload["pushMediaSettings"]["subtitles"] = {"languageCode": "en", "languageName": "Spoken"}
+    assert api.post("/on-demand/upload", json=upload).status_code == 201
+    assert error_of(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public", "namedEntities": True}),
+                    400)["message"] == "Unsupported option"
