@@ -78,7 +78,9 @@ def main() -> None:
                 while (media := api.get(f"/on-demand/{upload['uploadId']}").json()["data"])["status"] != "Ready":
                     time.sleep(0.1)
             playback_id = media["playbackIds"][0]["id"]
-            rendition = httpx.get(f"{base}/stream/{playback_id}.m3u8").text.splitlines()[-1]
+            while (master := httpx.get(f"{base}/stream/{playback_id}.m3u8").text).count("#EXT-X-STREAM-INF") < 3:
+                time.sleep(0.5)  # the ladder is still encoding: measuring now would measure x264 too
+            rendition = master.splitlines()[-1]
             segment_path = rendition.rsplit("/", 1)[0] + "/seg_00001.m4s"
             segment_url = f"{base}/stream/{segment_path}"
             size = len(httpx.get(segment_url).content)

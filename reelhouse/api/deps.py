@@ -1,7 +1,12 @@
-"""Request dependencies: the process runtime and the caller's workspace."""
+"""Request dependencies: the process runtime and the caller's workspace.
+
+FastAPI runs a plain `def` dependency in a worker thread; those that do no I/O are `async def` so they run
+on the event loop instead of costing a thread hop each on every request.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -16,7 +21,7 @@ from reelhouse.tokens import authenticate
 _basic = HTTPBasic(auto_error=False, description="Access token id as user name, secret key as password")
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -28,7 +33,7 @@ def workspace_id(
     if credentials is None:
         raise ApiError(401, "Unauthorized", "Send an access token id and secret key with HTTP Basic auth.",
                        headers=challenge)
-    with runtime(request).db.read() as session:
+    with request.app.state.runtime.db.read() as session:
         token = authenticate(session, credentials.username, credentials.password)
         if token is None:
             raise ApiError(401, "Unauthorized", "The access token is unknown, revoked or its secret is wrong.",
@@ -39,21 +44,21 @@ def workspace_id(
 Authenticated = Annotated[str, Depends(workspace_id)]
 
 
-def media_id(value: Annotated[str, Path(alias="mediaId", max_length=255)], _: Authenticated) -> str:
+async def media_id(value: Annotated[str, Path(alias="mediaId", max_length=255)], _: Authenticated) -> str:
     """Checked after the credentials (cached per request), so a caller without them only ever learns 401."""
     if not is_uuid(value):
         raise invalid_field("mediaId")
     return value
 
 
-def upload_id(value: Annotated[str, Path(alias="uploadId", max_length=255)], _: Authenticated) -> str:
+async def upload_id(value: Annotated[str, Path(alias="uploadId", max_length=255)], _: Authenticated) -> str:
     """Checked after the credentials, like `media_id`."""
     if not is_uuid(value):
         raise invalid_field("uploadId")
     return value
 
 
-def track_id(value: Annotated[str, Path(alias="trackId", max_length=255)], _: Authenticated) -> str:
+async def track_id(value: Annotated[str, Path(alias="trackId", max_length=255)], _: Authenticated) -> str:
     """Checked after the credentials, like `media_id`."""
     if not is_uuid(value):
         raise invalid_field("trackId")
@@ -63,22 +68,25 @@ def track_id(value: Annotated[str, Path(alias="trackId", max_length=255)], _: Au
 MAX_PAGE = 2**31 - 1  # far past any real listing; keeps the SQL OFFSET inside a 64-bit integer
 
 
+@dataclass(frozen=True)
 class Page:
-    """`offset` is a 1-based page number, `limit` the page size (FastPix's pagination)."""
+    """`page` is FastPix's 1-based `offset`, `limit` the page size."""
 
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=50)] = 10,
-        offset: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-        order_by: Annotated[OrderBy, Query(alias="orderBy")] = "desc",
-    ) -> None:
-        self.limit = limit
-        self.page = offset
-        self.order_by = order_by
+    limit: int
+    page: int
+    order_by: OrderBy
 
     @property
     def skip(self) -> int:
         return (self.page - 1) * self.limit
+
+
+async def page(
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    offset: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    order_by: Annotated[OrderBy, Query(alias="orderBy")] = "desc",
+) -> Page:
+    return Page(limit, offset, order_by)
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
@@ -86,4 +94,4 @@ WorkspaceDep = Annotated[str, Depends(workspace_id)]
 MediaIdDep = Annotated[str, Depends(media_id)]
 UploadIdDep = Annotated[str, Depends(upload_id)]
 TrackIdDep = Annotated[str, Depends(track_id)]
-PageDep = Annotated[Page, Depends()]
+PageDep = Annotated[Page, Depends(page)]
