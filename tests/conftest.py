@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy
+from fastpix_python import Fastpix, models
 
 from reelhouse.settings import Settings
 from reelhouse.testing import Server, free_port, make_token, start_server
@@ -64,6 +65,18 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
         job_lease_seconds=3,
         max_source_bytes=50 * 1024 * 1024,
     )
+
+
+def sdk_client(server: Server, token_id: str, secret: str) -> Fastpix:
+    """The official FastPix client pointed at this server as spec 2.2 says; no retries, so failures surface at once."""
+    return Fastpix(security=models.Security(username=token_id, password=secret), server_url=f"{server.url}/v1/",
+                   retry_config=None, timeout_ms=30000)
+
+
+@pytest.fixture
+def fp(server: Server, credentials: tuple[str, str]) -> Iterator[Fastpix]:
+    with sdk_client(server, *credentials) as client:
+        yield client
 
 
 @pytest.fixture

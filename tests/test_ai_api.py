@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import httpx
 import pytest
 import webvtt
-from fastpix_python import Fastpix, errors, models
+from fastpix_python import Fastpix, errors
 from sqlalchemy import select
 
 from reelhouse.ai.transcript import split_sentences
@@ -43,13 +42,6 @@ def speech_clips(clips: Path) -> Path:
     run_ffmpeg(["-y", *pattern, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", *video, "-c:a", "aac", "-t", "4",
                 str(clips / "silence.mp4")], timeout=60)
     return clips
-
-
-@pytest.fixture
-def fp(server: Server, credentials: tuple[str, str]) -> Iterator[Fastpix]:
-    with Fastpix(security=models.Security(username=credentials[0], password=credentials[1]),
-                 server_url=f"{server.url}/v1/", retry_config=None, timeout_ms=30000) as sdk:
-        yield sdk
 
 
 def settled(media: dict) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import httpx
 import pytest
-from fastpix_python import Fastpix, errors, models
+from fastpix_python import Fastpix, errors
 from sqlalchemy import select
 
 from reelhouse.db.models import WebhookEvent
@@ -166,11 +166,6 @@ def downloads_settled(media: dict) -> bool:
     return all(entry["status"] != "preparing" for entry in media.get("mp4Support", []))
 
 
-def sdk(server: Server, credentials: tuple[str, str]) -> Fastpix:
-    return Fastpix(security=models.Security(username=credentials[0], password=credentials[1]),
-                   server_url=f"{server.url}/v1/", retry_config=None, timeout_ms=30000)
-
-
 def picture(body: bytes) -> av.VideoFrame:
     with av.open(BytesIO(body)) as container:
         return next(container.decode(video=0))
@@ -266,7 +261,7 @@ def test_unknown_ids_and_files_not_offered_are_404(server: Server, clip: tuple[s
 
 
 def test_mp4_and_m4a_downloads_from_create_to_none(
-    server: Server, api: httpx.Client, credentials: tuple[str, str], file_server: str
+    server: Server, api: httpx.Client, fp: Fastpix, file_server: str
 ) -> None:
     created = create_media(api, f"{file_server}/clip.mp4", mp4Support="audioOnly,capped_4k")
     media_id, playback_id = created["id"], created["playbackIds"][0]["id"]
@@ -291,21 +286,20 @@ def test_mp4_and_m4a_downloads_from_create_to_none(
     ranged = httpx.get(f"{server.url}/stream/{playback_id}/capped-4k.mp4", headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100
 
-    with sdk(server, credentials) as fp:
-        with pytest.raises(errors.DuplicateMp4SupportError) as caught:
-            fp.manage_videos.updated_mp4_support(media_id=media_id, mp4_support="audioOnly,capped_4k")
-        assert caught.value.status_code == 400
-        error_of(api.patch(f"/on-demand/{media_id}/update-mp4Support", json={"mp4Support": "audioOnly,capped_4k"}), 400)
+    with pytest.raises(errors.DuplicateMp4SupportError) as caught:
+        fp.manage_videos.updated_mp4_support(media_id=media_id, mp4_support="audioOnly,capped_4k")
+    assert caught.value.status_code == 400
+    error_of(api.patch(f"/on-demand/{media_id}/update-mp4Support", json={"mp4Support": "audioOnly,capped_4k"}), 400)
 
-        dropped = fp.manage_videos.updated_mp4_support(media_id=media_id, mp4_support="none").data
-        assert dropped.mp4_support is None
-        assert "mp4Support" not in api.get(f"/on-demand/{media_id}").json()["data"]
-        for file in ("capped-4k.mp4", "audio.m4a"):
-            error_of(httpx.get(f"{server.url}/stream/{playback_id}/{file}"), 404)
-        assert server.runtime.storage.list(f"media/{media_id}/downloads") == []
+    dropped = fp.manage_videos.updated_mp4_support(media_id=media_id, mp4_support="none").data
+    assert dropped.mp4_support is None
+    assert "mp4Support" not in api.get(f"/on-demand/{media_id}").json()["data"]
+    for file in ("capped-4k.mp4", "audio.m4a"):
+        error_of(httpx.get(f"{server.url}/stream/{playback_id}/{file}"), 404)
+    assert server.runtime.storage.list(f"media/{media_id}/downloads") == []
 
-        again = fp.manage_videos.updated_mp4_support(media_id=media_id, mp4_support="audioOnly").data
-        assert [(e.type, e.status, e.ext) for e in again.mp4_support] == [("audioOnly", "preparing", "m4a")]
+    again = fp.manage_videos.updated_mp4_support(media_id=media_id, mp4_support="audioOnly").data
+    assert [(e.type, e.status, e.ext) for e in again.mp4_support] == [("audioOnly", "preparing", "m4a")]
     assert wait_for(api, media_id, downloads_settled)["mp4Support"][0]["status"] == "ready"
     download(server, playback_id, "audio.m4a", "audio/mp4")
     error_of(httpx.get(f"{server.url}/stream/{playback_id}/capped-4k.mp4"), 404)
@@ -372,25 +366,24 @@ def test_mp4_support_on_a_direct_upload(server: Server, api: httpx.Client, clips
 
 
 def test_source_access_opens_and_closes_the_original(
-    server: Server, api: httpx.Client, credentials: tuple[str, str], clips: Path, clip: tuple[str, str]
+    server: Server, api: httpx.Client, fp: Fastpix, clips: Path, clip: tuple[str, str]
 ) -> None:
     media_id, playback_id = clip
     url = f"{server.url}/stream/{playback_id}/source"
     error_of(httpx.get(url), 404)
 
-    with sdk(server, credentials) as fp:
-        opened = fp.manage_videos.updated_source_access(media_id=media_id, source_access=True).data
-        assert opened.source_access is True and opened.id == media_id
+    opened = fp.manage_videos.updated_source_access(media_id=media_id, source_access=True).data
+    assert opened.source_access is True and opened.id == media_id
 
-        response = httpx.get(url, timeout=30)
-        assert response.status_code == 200
-        assert response.content == (clips / "clip.mp4").read_bytes()
-        assert response.headers["content-disposition"] == f'attachment; filename="{media_id}.mp4"'
-        ranged = httpx.get(url, headers={"Range": "bytes=10-19"})
-        assert ranged.status_code == 206 and ranged.content == (clips / "clip.mp4").read_bytes()[10:20]
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200
+    assert response.content == (clips / "clip.mp4").read_bytes()
+    assert response.headers["content-disposition"] == f'attachment; filename="{media_id}.mp4"'
+    ranged = httpx.get(url, headers={"Range": "bytes=10-19"})
+    assert ranged.status_code == 206 and ranged.content == (clips / "clip.mp4").read_bytes()[10:20]
 
-        closed = fp.manage_videos.updated_source_access(media_id=media_id, source_access=False).data
-        assert closed.source_access is False
+    closed = fp.manage_videos.updated_source_access(media_id=media_id, source_access=False).data
+    assert closed.source_access is False
     error_of(httpx.get(url), 404)
     assert server.runtime.storage.exists(f"media/{media_id}/original")  # renditions are still made from it
 

@@ -14,22 +14,11 @@ import jwt
 import m3u8
 import pytest
 from cryptography.hazmat.primitives import serialization
-from fastpix_python import Fastpix, errors, models
+from fastpix_python import Fastpix, errors
 
 from tests.api_helpers import create_media, error_of, invalid_fields
 from tests.clips import make_clip
 from tests.conftest import Server, make_token, wait_for
-
-
-@pytest.fixture
-def fp(server: Server, credentials: tuple[str, str]) -> Iterator[Fastpix]:
-    with Fastpix(
-        security=models.Security(username=credentials[0], password=credentials[1]),
-        server_url=f"{server.url}/v1/",
-        retry_config=None,
-        timeout_ms=30000,
-    ) as sdk:
-        yield sdk
 
 
 @pytest.fixture

@@ -6,29 +6,13 @@ A `ResponseValidationError` here means a response the real client cannot parse: 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastpix_python import Fastpix, errors, models
+from fastpix_python import Fastpix, errors
 
-from tests.conftest import Server, settled, wait_for
-
-
-def client(server: Server, username: str, password: str) -> Fastpix:
-    return Fastpix(
-        security=models.Security(username=username, password=password),
-        server_url=f"{server.url}/v1/",
-        retry_config=None,
-        timeout_ms=30000,
-    )
-
-
-@pytest.fixture
-def fp(server: Server, credentials: tuple[str, str]) -> Iterator[Fastpix]:
-    with client(server, *credentials) as sdk:
-        yield sdk
+from tests.conftest import Server, sdk_client, settled, wait_for
 
 
 def test_pull_media_lifecycle(fp: Fastpix, api: httpx.Client, file_server: str) -> None:
@@ -96,7 +80,7 @@ def test_direct_upload_lifecycle(fp: Fastpix, api: httpx.Client, clips: Path) ->
 
 
 def test_wrong_credentials_raise_invalid_permission(server: Server, credentials: tuple[str, str]) -> None:
-    with client(server, credentials[0], "wrong-secret") as sdk, pytest.raises(errors.InvalidPermissionError) as caught:
+    with sdk_client(server, credentials[0], "wrong-secret") as sdk, pytest.raises(errors.InvalidPermissionError) as caught:
         sdk.manage_videos.list_media()
 
     assert caught.value.status_code == 401

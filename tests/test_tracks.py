@@ -4,7 +4,6 @@ with the HLS read back by ffmpeg (PyAV) and `m3u8`."""
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -12,7 +11,7 @@ import httpx
 import m3u8
 import pytest
 import webvtt
-from fastpix_python import Fastpix, errors, models
+from fastpix_python import Fastpix, errors
 from sqlalchemy import select
 
 from reelhouse.db.models import Media, PlaybackId, Rendition, WebhookEvent
@@ -189,13 +188,6 @@ def track_files(clips: Path) -> Path:
     (clips / "garbage.vtt").write_bytes(bytes(range(256)) * 64)
     (clips / "notes.srt").write_text("these are notes, not subtitles\n")
     return clips
-
-
-@pytest.fixture
-def fp(server: Server, credentials: tuple[str, str]) -> Iterator[Fastpix]:
-    with Fastpix(security=models.Security(username=credentials[0], password=credentials[1]),
-                 server_url=f"{server.url}/v1/", retry_config=None, timeout_ms=30000) as sdk:
-        yield sdk
 
 
 def ready_media(api: httpx.Client, url: str) -> dict:
