@@ -5,6 +5,7 @@ Run:  .venv/bin/python bench/serving.py     (needs wrk: apt-get install wrk)
 It ingests a 60 s 720p clip into a reelhouse server started as a real `reelhouse serve` process,
 then drives it with wrk from a second process on loopback:
   * one ~1.5 MB video segment, many connections (from page cache): MB/s;
+  * the capped-4k.mp4 download of the same clip, likewise;
   * GET /v1/on-demand/{id} (auth, database read, JSON): requests/s and p99 latency.
 As a baseline in the same run, wrk fetches the same segment file from Python's own static file
 server, the simplest thing a person would put in front of the files.
@@ -73,9 +74,10 @@ def main() -> None:
                     except httpx.ConnectError:
                         time.sleep(0.05)
                 upload = api.post("/on-demand/upload", json={"corsOrigin": "*", "pushMediaSettings": {
-                    "accessPolicy": "public"}}).json()["data"]
+                    "accessPolicy": "public", "mp4Support": "capped_4k"}}).json()["data"]
                 httpx.put(upload["url"], content=source.read_bytes(), timeout=60).raise_for_status()
-                while (media := api.get(f"/on-demand/{upload['uploadId']}").json()["data"])["status"] != "Ready":
+                while (media := api.get(f"/on-demand/{upload['uploadId']}").json()["data"])["status"] != "Ready" or \
+                        media["mp4Support"][0]["status"] != "ready":
                     time.sleep(0.1)
             playback_id = media["playbackIds"][0]["id"]
             while (master := httpx.get(f"{base}/stream/{playback_id}.m3u8").text).count("#EXT-X-STREAM-INF") < 3:
@@ -84,6 +86,7 @@ def main() -> None:
             segment_path = rendition.rsplit("/", 1)[0] + "/seg_00001.m4s"
             segment_url = f"{base}/stream/{segment_path}"
             size = len(httpx.get(segment_url).content)
+            mp4_size = len(httpx.get(f"{base}/stream/{playback_id}/capped-4k.mp4").content)
 
             files = settings.data_dir / "objects" / "media" / media["id"] / "hls"
             handler = functools.partial(SimpleHTTPRequestHandler, directory=str(files))
@@ -96,6 +99,7 @@ def main() -> None:
             results = {
                 "segment, reelhouse": wrk(segment_url, 16),
                 "segment, python http.server": wrk(static_url, 16),
+                f"capped-4k.mp4 ({mp4_size / 1e6:.0f} MB), reelhouse": wrk(f"{base}/stream/{playback_id}/capped-4k.mp4", 16),
                 "GET media, reelhouse": wrk(f"{base}/v1/on-demand/{media['id']}", 16, {"Authorization": basic}),
             }
         finally:
