@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
-import uuid
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -137,6 +137,15 @@ def wait_for(api: httpx.Client, media_id: str, done: Callable[[dict], bool], tim
                 return media
         time.sleep(0.1)
     raise AssertionError(f"media {media_id} never reached the expected state; last: {media}")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15, what: str = "condition") -> None:
+    """Polls `condition` until it holds; fails the test when it never does."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never held within {timeout} s")
+        time.sleep(0.02)
 
 
 def settled(media: dict) -> bool:

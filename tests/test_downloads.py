@@ -14,7 +14,12 @@ from sqlalchemy import select
 from reelhouse.db.models import WebhookEvent
 from reelhouse.media import mp4
 from reelhouse.media.probe import StreamInfo, probe
-from reelhouse.media.thumbnail import Layout, last_frame_command, layout, thumbnail_command
+from reelhouse.media.thumbnail import (
+    Layout,
+    last_frame_command,
+    layout,
+    thumbnail_command,
+)
 from tests.api_helpers import create_media, error_of
 from tests.clips import make_clip
 from tests.conftest import Server, wait_for
@@ -106,7 +111,7 @@ def test_standard_h264_aac_is_copied_into_the_mp4():
     assert args[args.index("-i") + 1] == str(SOURCE)
     assert args[args.index("-c:v") + 1] == "copy"
     assert args[args.index("-c:a") + 1] == "copy"
-    assert ["-map", "0:0"] == args[args.index("-map"):args.index("-map") + 2]
+    assert args[args.index("-map"):args.index("-map") + 2] == ["-map", "0:0"]
     assert args[args.index("-movflags") + 1] == "+faststart"
     assert args[-3:] == ["-f", "mp4", str(DEST)]
     assert mp4.mp4_size(video) == (1920, 1080)

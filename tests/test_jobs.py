@@ -15,15 +15,7 @@ from reelhouse.db.models import Job, Media, Workspace, utcnow
 from reelhouse.jobs.worker import Handler, JobContext, PermanentError, WorkerPool
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15, what: str = "condition") -> None:
-    """Polls `condition` until it holds; fails the test when it never does."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} never held within {timeout} s")
-        time.sleep(0.02)
+from tests.conftest import wait_until
 
 
 class Recorder:

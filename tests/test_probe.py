@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import make_clip, truncate
 from reelhouse.media.ffmpeg import FFmpegError, find_ffmpeg, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
+from tests.clips import make_clip, truncate
 
 
 def test_mp4(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from reelhouse.media import hls
 from reelhouse.media.ladder import can_copy, copy_rung, ladder
 from reelhouse.media.probe import StreamInfo, probe
+from tests.api_helpers import wait_until_idle
 from tests.clips import make_clip
 from tests.conftest import wait_for
 
@@ -144,23 +145,6 @@ def ready(api: httpx.Client, media_id: str) -> dict:
     return media
 
 
-def ladder_done(server, media_id: str) -> None:
-    """Waits for the background ladder job to finish (its renditions land in one step)."""
-    from reelhouse.db.models import Job
-
-    def finished() -> bool:
-        with server.runtime.db.read() as session:
-            jobs = session.query(Job).filter(Job.media_id == media_id, Job.kind == "ladder").all()
-            return bool(jobs) and all(j.status in ("done", "failed") for j in jobs)
-
-    import time
-
-    deadline = time.monotonic() + 120
-    while not finished():
-        assert time.monotonic() < deadline, "ladder did not finish"
-        time.sleep(0.2)
-
-
 def master(server, playback_id: str) -> m3u8.M3U8:
     response = httpx.get(f"{server.url}/stream/{playback_id}.m3u8")
     assert response.status_code == 200
@@ -187,7 +171,7 @@ def test_standard_input_is_ready_by_stream_copy_and_the_ladder_follows(api, serv
     created = pull("std480.mp4", seconds=9, width=640, height=480, gop=25)
     media = ready(api, created["id"])
     pid = created["playbackIds"][0]["id"]
-    source = probe((server.settings.data_dir / "objects" / "media" / created["id"] / "original"))
+    source = probe(server.settings.data_dir / "objects" / "media" / created["id"] / "original")
     first = master(server, pid)
     assert [p.stream_info.resolution for p in first.playlists] == [(640, 480)]
     # x264 ultrafast makes Constrained Baseline; our encoder makes High: the first rung is the source itself
@@ -195,7 +179,7 @@ def test_standard_input_is_ready_by_stream_copy_and_the_ladder_follows(api, serv
     assert source.video.profile == "Constrained Baseline"
     assert media["duration"] == "9.00" and media["sourceResolution"] == "480" and media["maxResolution"] == "480p"
 
-    ladder_done(server, created["id"])
+    wait_until_idle(server)  # the ladder lands in one step
     full = master(server, pid)
     assert [p.stream_info.resolution for p in full.playlists] == [(480, 360), (640, 480)]
     assert full.playlists[0].stream_info.codecs.startswith("avc1.64")

@@ -21,8 +21,14 @@ from reelhouse.db.models import Upload, utcnow
 from reelhouse.settings import Settings
 from reelhouse.storage.keys import original_key, upload_prefix
 from reelhouse.uploads.cleanup import sweep_expired
-from tests.conftest import Server, make_token, settled, start_server, wait_for
-from tests.test_jobs import wait_until
+from tests.conftest import (
+    Server,
+    make_token,
+    settled,
+    start_server,
+    wait_for,
+    wait_until,
+)
 
 CHUNK = 64 * 1024
 
