@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
@@ -54,9 +55,13 @@ def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, s
     """From disk with byte ranges when the backend keeps objects locally, else streamed whole; 404 when absent."""
     path = rt.storage.local_path(key)
     if path is not None:
-        if not path.is_file():
+        try:
+            found = path.stat()  # handed on, so the response does not stat again in a worker thread
+        except FileNotFoundError:
+            raise not_found() from None
+        if not stat.S_ISREG(found.st_mode):
             raise not_found()
-        return ObjectFile(path, media_type=media_type, headers=headers)
+        return ObjectFile(path, media_type=media_type, headers=headers, stat_result=found)
     if not rt.storage.exists(key):
         raise not_found()
     return StreamingResponse(_chunks(rt, key), media_type=media_type, headers=headers)
