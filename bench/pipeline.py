@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from sqlalchemy import select
 
 from reelhouse.db.models import Media, utcnow

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from reelhouse.db.engine import Database
 from reelhouse.db.models import ServerSecret
 
-
 _EXPIRES = re.compile(r"[0-9]{1,12}")  # ASCII digits only, short enough for int() and datetime
 
 

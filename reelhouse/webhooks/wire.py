@@ -11,7 +11,6 @@ from reelhouse.api.views import timestamp
 from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, utcnow
 from reelhouse.webhooks.endpoints import check_events
 
-
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 EventFilter = Annotated[list[str], AfterValidator(check_events)]
 
