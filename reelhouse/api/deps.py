@@ -6,14 +6,19 @@ on the event loop instead of costing a thread hop each on every request.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm.interfaces import ORMOption
 
 from reelhouse.api.errors import ApiError, invalid_field
-from reelhouse.api.schemas import OrderBy
+from reelhouse.api.schemas import OrderBy, Pagination
 from reelhouse.catalog import is_uuid
 from reelhouse.runtime import Runtime
 from reelhouse.tokens import authenticate
@@ -65,6 +70,7 @@ async def track_id(value: Annotated[str, Path(alias="trackId", max_length=255)],
     return value
 
 
+T = TypeVar("T")
 MAX_PAGE = 2**31 - 1  # far past any real listing; keeps the SQL OFFSET inside a 64-bit integer
 
 
@@ -76,9 +82,19 @@ class Page:
     page: int
     order_by: OrderBy
 
-    @property
-    def skip(self) -> int:
-        return (self.page - 1) * self.limit
+    def select(
+        self, session: Session, model: type[T], *where: ColumnElement[bool], by: InstrumentedAttribute[Any],
+        options: Sequence[ORMOption] = (),
+    ) -> tuple[Sequence[T], Pagination]:
+        """This page of the `model` rows matching `where`, ordered by `by` as the client asked (then by id, so
+        pages never overlap or skip a row), and FastPix's pagination object: offsetCount is the number of pages."""
+        total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+        order = by.desc() if self.order_by == "desc" else by.asc()
+        rows = session.scalars(
+            select(model).where(*where).order_by(order, model.id)  # type: ignore[attr-defined]
+            .offset((self.page - 1) * self.limit).limit(self.limit).options(*options)
+        ).all()
+        return rows, Pagination(total_records=total, current_offset=self.page, offset_count=math.ceil(total / self.limit))
 
 
 async def page(

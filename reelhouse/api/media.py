@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from reelhouse import catalog
@@ -77,19 +76,11 @@ def create_media(body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceD
 
 @router.get("/on-demand", response_model=ListEnvelope[MediaOut], summary="List media")
 def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[MediaOut]:
-    order = Media.created_at.desc() if page.order_by == "desc" else Media.created_at.asc()
     with rt.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Media).where(Media.workspace_id == workspace))
-        rows = session.scalars(
-            select(Media)
-            .where(Media.workspace_id == workspace)
-            .order_by(order, Media.id)
-            .offset(page.skip)
-            .limit(page.limit)
-            .options(*(selectinload(r) for r in views.RENDERED))
-        ).all()
+        rows, pagination = page.select(session, Media, Media.workspace_id == workspace, by=Media.created_at,
+                                       options=[selectinload(r) for r in views.RENDERED])
         data = [views.media(row, rt.settings.base_url) for row in rows]
-    return ListEnvelope(data=data, pagination=views.pagination(total or 0, page.page, page.limit))
+    return ListEnvelope(data=data, pagination=pagination)
 
 
 @router.get("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Get a media by ID")

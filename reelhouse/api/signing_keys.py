@@ -8,7 +8,7 @@ from typing import Annotated
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelhouse.api import views
@@ -83,20 +83,11 @@ def create_signing_key(rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[Crea
 
 @router.get("/iam/signing-keys", response_model=ListEnvelope[SigningKeyOut], summary="List signing keys")
 def list_signing_keys(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[SigningKeyOut]:
-    order = SigningKey.created_at.desc() if page.order_by == "desc" else SigningKey.created_at.asc()
     with rt.db.read() as session:
-        total = session.scalar(
-            select(func.count()).select_from(SigningKey).where(SigningKey.workspace_id == workspace)
-        )
-        rows = session.scalars(
-            select(SigningKey)
-            .where(SigningKey.workspace_id == workspace)
-            .order_by(order, SigningKey.id)
-            .offset(page.skip)
-            .limit(page.limit)
-        ).all()
+        rows, pagination = page.select(session, SigningKey, SigningKey.workspace_id == workspace,
+                                       by=SigningKey.created_at)
     data = [SigningKeyOut(id=row.id, created_at=views.timestamp(row.created_at)) for row in rows]
-    return ListEnvelope(data=data, pagination=views.pagination(total or 0, page.page, page.limit))
+    return ListEnvelope(data=data, pagination=pagination)
 
 
 @router.get(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter
-from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from reelhouse.api import views
@@ -60,16 +59,11 @@ def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: Workspac
 
 @router.get("/on-demand/uploads", response_model=ListEnvelope[UploadOut], summary="Get all unused upload URLs")
 def list_uploads(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[UploadOut]:
-    unused = (Upload.workspace_id == workspace, Upload.status != "completed")
-    order = Upload.created_at.desc() if page.order_by == "desc" else Upload.created_at.asc()
     with rt.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Upload).where(*unused))
-        rows = session.scalars(
-            select(Upload).where(*unused).order_by(order, Upload.id).offset(page.skip).limit(page.limit)
-            .options(selectinload(Upload.media))
-        ).all()
+        rows, pagination = page.select(session, Upload, Upload.workspace_id == workspace, Upload.status != "completed",
+                                       by=Upload.created_at, options=[selectinload(Upload.media)])
         data = [views.upload(row, rt.upload_urls.url(row.id, row.expires_at)) for row in rows]
-    return ListEnvelope(data=data, pagination=views.pagination(total or 0, page.page, page.limit))
+    return ListEnvelope(data=data, pagination=pagination)
 
 
 @router.put(

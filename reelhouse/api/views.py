@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from reelhouse.api.schemas import (
@@ -16,7 +15,6 @@ from reelhouse.api.schemas import (
     InsightOut,
     MediaOut,
     Mp4SupportOut,
-    Pagination,
     PlaybackIdOut,
     RestrictionRules,
     TrackOut,
@@ -46,10 +44,6 @@ def timestamp(value: datetime) -> str:
 def duration(seconds: float | None) -> str | None:
     """A decimal-seconds string: the one form both fastpix-python 1.1 (str) and 1.2 (float) accept."""
     return None if seconds is None else f"{seconds:.2f}"
-
-
-def pagination(total: int, page: int, limit: int) -> Pagination:
-    return Pagination(total_records=total, current_offset=page, offset_count=math.ceil(total / limit))
 
 
 def playback_id(row: PlaybackId) -> PlaybackIdOut:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
-from sqlalchemy import UnaryExpression, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from reelhouse.api import views
-from reelhouse.api.deps import Page, PageDep, RuntimeDep, WorkspaceDep
+from reelhouse.api.deps import PageDep, RuntimeDep, WorkspaceDep
 from reelhouse.api.errors import invalid_field, not_found
 from reelhouse.api.routing import WireRoute
 from reelhouse.api.schemas import Envelope, ListEnvelope, SuccessOnly
@@ -47,10 +45,6 @@ def get_delivery(session: Session, endpoint: Webhook, delivery_id: str) -> Webho
     return delivery
 
 
-def order(column: InstrumentedAttribute[Any], page: Page) -> UnaryExpression[Any]:
-    return column.desc() if page.order_by == "desc" else column.asc()
-
-
 @router.post("/webhooks", status_code=201, response_model=Envelope[WebhookOut], summary="Create a webhook endpoint")
 def create_webhook(body: CreateWebhookRequest, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[WebhookOut]:
     """The response carries the signing secret; it is shown again only when rotated."""
@@ -62,15 +56,10 @@ def create_webhook(body: CreateWebhookRequest, rt: RuntimeDep, workspace: Worksp
 
 @router.get("/webhooks", response_model=ListEnvelope[WebhookOut], summary="List webhook endpoints")
 def list_webhooks(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[WebhookOut]:
-    mine = Webhook.workspace_id == workspace
     with rt.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Webhook).where(mine)) or 0
-        rows = session.scalars(
-            select(Webhook).where(mine).order_by(order(Webhook.created_at, page), Webhook.id)
-            .offset(page.skip).limit(page.limit)
-        ).all()
+        rows, pagination = page.select(session, Webhook, Webhook.workspace_id == workspace, by=Webhook.created_at)
         data = [wire.webhook(row) for row in rows]
-    return ListEnvelope(data=data, pagination=views.pagination(total, page.page, page.limit))
+    return ListEnvelope(data=data, pagination=pagination)
 
 
 @router.get("/webhooks/{webhookId}", response_model=Envelope[WebhookOut], summary="Get a webhook endpoint")
@@ -124,16 +113,12 @@ def list_deliveries(
     """Newest first by default; each delivery carries every attempt made, with status, latency and response."""
     with rt.db.read() as session:
         endpoint = get_webhook(session, workspace, webhook_id)
-        mine = WebhookDelivery.webhook_id == endpoint.id
-        total = session.scalar(select(func.count()).select_from(WebhookDelivery).where(mine)) or 0
-        rows = session.scalars(
-            select(WebhookDelivery).where(mine)
-            .order_by(order(WebhookDelivery.event_seq, page))
-            .offset(page.skip).limit(page.limit)
-            .options(selectinload(WebhookDelivery.event), selectinload(WebhookDelivery.log))
-        ).all()
+        rows, pagination = page.select(
+            session, WebhookDelivery, WebhookDelivery.webhook_id == endpoint.id, by=WebhookDelivery.event_seq,
+            options=[selectinload(WebhookDelivery.event), selectinload(WebhookDelivery.log)],
+        )
         data = [wire.delivery(row) for row in rows]
-    return ListEnvelope(data=data, pagination=views.pagination(total, page.page, page.limit))
+    return ListEnvelope(data=data, pagination=pagination)
 
 
 @router.post(
