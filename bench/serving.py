@@ -8,7 +8,8 @@ then drives it with wrk from a second process on loopback:
   * the capped-4k.mp4 download of the same clip, likewise;
   * GET /v1/on-demand/{id} (auth, database read, JSON): requests/s and p99 latency.
 As a baseline in the same run, wrk fetches the same segment file from Python's own static file
-server, the simplest thing a person would put in front of the files.
+server, the simplest thing a person would put in front of the files. Then the server is restarted as
+`serve --processes 2` and the segment and GET media runs are repeated.
 """
 
 from __future__ import annotations
@@ -50,6 +51,27 @@ def wrk(url: str, connections: int, headers: dict[str, str] | None = None) -> di
     return {"rps": rps, "mb_s": float(transfer.group(1)) * scale, "p99_ms": p99_ms}
 
 
+def serve(settings: Settings, auth: tuple[str, str], *, processes: int) -> subprocess.Popen[bytes]:
+    """`reelhouse serve` as its own process(es), once it answers."""
+    env = {**os.environ, "REELHOUSE_DATA_DIR": str(settings.data_dir), "REELHOUSE_PORT": str(settings.port),
+           "REELHOUSE_PROCESSES": str(processes)}
+    server = subprocess.Popen([sys.executable, "-m", "reelhouse", "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(400):
+        try:
+            httpx.get(f"http://127.0.0.1:{settings.port}/v1/on-demand", auth=auth).raise_for_status()
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    stop(server)
+    raise SystemExit("reelhouse serve did not start")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(15)
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -60,19 +82,11 @@ def main() -> None:
                         "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-b:v", "3M", str(source)], check=True)
         settings = Settings(data_dir=folder / "data", port=free_port())
         auth = make_token(settings)
-        env = {**os.environ, "REELHOUSE_DATA_DIR": str(settings.data_dir), "REELHOUSE_PORT": str(settings.port)}
-        server = subprocess.Popen([sys.executable, "-m", "reelhouse", "serve"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{settings.port}"
+        server = serve(settings, auth, processes=1)
         static = None
         try:
-            base = f"http://127.0.0.1:{settings.port}"
             with httpx.Client(base_url=f"{base}/v1", auth=auth, timeout=60) as api:
-                for _ in range(200):
-                    try:
-                        api.get("/on-demand")
-                        break
-                    except httpx.ConnectError:
-                        time.sleep(0.05)
                 upload = api.post("/on-demand/upload", json={"corsOrigin": "*", "pushMediaSettings": {
                     "accessPolicy": "public", "mp4Support": "capped_4k"}}).json()["data"]
                 httpx.put(upload["url"], content=source.read_bytes(), timeout=60).raise_for_status()
@@ -96,21 +110,25 @@ def main() -> None:
             static_url = f"http://127.0.0.1:{static.server_address[1]}/{segment_path.split('/', 1)[1]}"
 
             basic = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            media_url = f"{base}/v1/on-demand/{media['id']}"
             results = {
                 "segment, reelhouse": wrk(segment_url, 16),
                 "segment, python http.server": wrk(static_url, 16),
                 f"capped-4k.mp4 ({mp4_size / 1e6:.0f} MB), reelhouse": wrk(f"{base}/stream/{playback_id}/capped-4k.mp4", 16),
-                "GET media, reelhouse": wrk(f"{base}/v1/on-demand/{media['id']}", 16, {"Authorization": basic}),
+                "GET media, reelhouse": wrk(media_url, 16, {"Authorization": basic}),
             }
+            stop(server)
+            server = serve(settings, auth, processes=2)
+            results["segment, serve --processes 2"] = wrk(segment_url, 16)
+            results["GET media, serve --processes 2"] = wrk(media_url, 16, {"Authorization": basic})
         finally:
-            server.terminate()
-            server.wait(10)
+            stop(server)
             if static is not None:
                 static.shutdown()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; wrk -t2 -c16 -d{DURATION}; segment {size / 1e6:.2f} MB")
-    print(f"{'what':<30} {'req/s':>9} {'MB/s':>9} {'p99 ms':>8}")
+    print(f"{'what':<34} {'req/s':>9} {'MB/s':>9} {'p99 ms':>8}")
     for name, r in results.items():
-        print(f"{name:<30} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
+        print(f"{name:<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -65,3 +65,8 @@ def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
     app.include_router(images.router)
     app.include_router(downloads.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for each process of `serve --processes N`, configured by `REELHOUSE_*` variables."""
+    return create_app(Settings())

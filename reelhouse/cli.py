@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,16 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on [env REELHOUSE_HOST, default 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="Port [env REELHOUSE_PORT, default 8000]")
+@click.option("--processes", type=int, default=None,
+              help="API processes, each with its own job and webhook workers [env REELHOUSE_PROCESSES, default 1]")
 @data_dir_option
-def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+def serve(host: str | None, port: int | None, processes: int | None, data_dir: Path | None) -> None:
     """Run the API and the embedded workers."""
     import uvicorn
 
     from reelhouse.app import create_app
 
-    settings = load_settings(host=host, port=port, data_dir=data_dir)
+    settings = load_settings(host=host, port=port, processes=processes, data_dir=data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db = open_db(settings)
     with db.write() as session:
@@ -63,7 +66,15 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             click.echo(f"  secret:   {secret}")
     db.dispose()
     click.echo(f"reelhouse API on {settings.base_url}/v1  (data in {settings.data_dir.resolve()})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if settings.processes == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return
+    # Each process builds its settings from the environment, so the flags go there first. The processes share
+    # nothing but the database and storage, which already coordinate jobs and deliveries between machines.
+    os.environ.update(REELHOUSE_HOST=settings.host, REELHOUSE_PORT=str(settings.port),
+                      REELHOUSE_DATA_DIR=str(settings.data_dir.resolve()))
+    uvicorn.run("reelhouse.app:app_from_environment", factory=True, workers=settings.processes,
+                host=settings.host, port=settings.port, log_level="info")
 
 
 @main.group()

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     upload_default_timeout: int = 14400
     upload_max_timeout: int = 86400
 
-    workers: int = Field(default=2, ge=0, description="embedded job worker threads; 0 runs none")
+    processes: int = Field(default=1, ge=1, description="API processes `serve` runs, each with its own workers")
+    workers: int = Field(default=2, ge=0, description="embedded job worker threads per process; 0 runs none")
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1)
     ffmpeg_path: str | None = None

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from reelhouse.cli import main
 from reelhouse.settings import Settings
-from tests.conftest import Server, free_port
+from tests.conftest import Server, free_port, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -103,12 +103,13 @@ def test_tokens_of_named_workspaces_are_isolated(settings: Settings, server: Ser
 class Serve:
     """`python -m reelhouse serve` in a subprocess, its output captured to a file (pipes could fill and stall it)."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, *options: str, workers: int = 0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "REELHOUSE_WORKERS": "0"}
-        command = [sys.executable, "-m", "reelhouse", "serve", "--data-dir", str(data_dir), "--port", str(self.port)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "REELHOUSE_WORKERS": str(workers)}
+        command = [sys.executable, "-m", "reelhouse", "serve", "--data-dir", str(data_dir), "--port", str(self.port),
+                   *options]
         with log.open("w") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
 
@@ -137,7 +138,7 @@ class Serve:
             self.process.wait(5)
 
 
-StartServe = Callable[[Path, str], Serve]
+StartServe = Callable[..., Serve]
 
 
 @pytest.fixture
@@ -145,8 +146,8 @@ def serve(tmp_path: Path) -> Iterator[StartServe]:
     """Starts `serve` processes on demand and stops whichever are still running at the end."""
     started: list[Serve] = []
 
-    def start(data_dir: Path, log_name: str) -> Serve:
-        process = Serve(data_dir, tmp_path / log_name)
+    def start(data_dir: Path, log_name: str, *options: str, workers: int = 0) -> Serve:
+        process = Serve(data_dir, tmp_path / log_name, *options, workers=workers)
         started.append(process)
         process.wait_until_up()
         return process
@@ -171,3 +172,18 @@ def test_serve_prints_a_working_token_on_first_start_only(tmp_path: Path, serve:
     second = serve(data_dir, "second.log")
     assert "secret" not in second.output.lower(), second.output
     assert status(second.url, token) == 200
+
+
+def test_serve_with_several_processes_shares_one_library(tmp_path: Path, serve: StartServe, clips: Path) -> None:
+    """`--processes 2`: requests land on either process, and the jobs one enqueues are run by one of them."""
+    data_dir = tmp_path / "data"
+    token = create_token(data_dir)
+    running = serve(data_dir, "processes.log", "--processes", "2", workers=1)
+    auth = (token["id"], token["secret"])
+    with httpx.Client(base_url=f"{running.url}/v1", auth=auth, timeout=30) as api:
+        upload = api.post("/on-demand/upload", json={"pushMediaSettings": {"accessPolicy": "public"}}).json()["data"]
+        assert httpx.put(upload["url"], content=(clips / "clip.mp4").read_bytes()).status_code == 200
+        media = wait_for(api, upload["uploadId"], lambda m: m["status"] in ("Ready", "Failed"))
+        assert media["status"] == "Ready", media.get("error")
+        assert all(api.get(f"/on-demand/{media['id']}").status_code == 200 for _ in range(20))
+    assert running.output.count("Application startup complete") == 2, running.output
