@@ -121,11 +121,13 @@ def main() -> None:
             server = serve(settings, auth, processes=2)
             results["segment, serve --processes 2"] = wrk(segment_url, 16)
             results["GET media, serve --processes 2"] = wrk(media_url, 16, {"Authorization": basic})
+            results["GET media, --processes 2, 4 conns"] = wrk(media_url, 4, {"Authorization": basic})
         finally:
             stop(server)
             if static is not None:
                 static.shutdown()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; wrk -t2 -c16 -d{DURATION}; segment {size / 1e6:.2f} MB")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; wrk -t2 -c16 (unless said) -d{DURATION}; "
+          f"segment {size / 1e6:.2f} MB")
     print(f"{'what':<34} {'req/s':>9} {'MB/s':>9} {'p99 ms':>8}")
     for name, r in results.items():
         print(f"{name:<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
