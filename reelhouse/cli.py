@@ -13,7 +13,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reelhouse.db.engine import Database
+from reelhouse.db.engine import migrated
 from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
 from reelhouse.settings import Settings
 from reelhouse.tokens import DEFAULT_WORKSPACE, active_tokens, create_token, revoke, workspace_named
@@ -23,13 +23,6 @@ from reelhouse.webhooks import endpoints
 def load_settings(**overrides: Any) -> Settings:
     """Environment first, flags win; a flag left out keeps the environment's value."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def open_db(settings: Settings) -> Database:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    db.migrate()
-    return db
 
 
 data_dir_option = click.option(
@@ -57,14 +50,12 @@ def serve(host: str | None, port: int | None, processes: int | None, data_dir: P
 
     settings = load_settings(host=host, port=port, processes=processes, data_dir=data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    db = open_db(settings)
-    with db.write() as session:
+    with migrated(settings) as db, db.write() as session:
         if not active_tokens(session):
             token, secret = create_token(session, name="first")
             click.echo("Created an access token (the secret is shown only now):")
             click.echo(f"  token id: {token.id}")
             click.echo(f"  secret:   {secret}")
-    db.dispose()
     click.echo(f"reelhouse API on {settings.base_url}/v1  (data in {settings.data_dir.resolve()})")
     if settings.processes == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
@@ -89,11 +80,9 @@ def tokens() -> None:
 @data_dir_option
 def tokens_create(name: str, workspace: str, as_json: bool, data_dir: Path | None) -> None:
     """Create a token; its secret is printed once and never stored."""
-    db = open_db(load_settings(data_dir=data_dir))
-    with db.write() as session:
+    with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
         token, secret = create_token(session, workspace=workspace, name=name)
         token_id = token.id
-    db.dispose()
     if as_json:
         click.echo(json.dumps({"id": token_id, "secret": secret}))
     else:
@@ -104,11 +93,9 @@ def tokens_create(name: str, workspace: str, as_json: bool, data_dir: Path | Non
 @data_dir_option
 def tokens_list(data_dir: Path | None) -> None:
     """List active tokens (secrets are never shown again)."""
-    db = open_db(load_settings(data_dir=data_dir))
-    with db.read() as session:
+    with migrated(load_settings(data_dir=data_dir)) as db, db.read() as session:
         for token in active_tokens(session):
             click.echo(f"{token.id}  {token.workspace.name:<16}  {token.name:<16}  {token.created_at:%Y-%m-%d %H:%M}")
-    db.dispose()
 
 
 @tokens.command("revoke")
@@ -116,10 +103,8 @@ def tokens_list(data_dir: Path | None) -> None:
 @data_dir_option
 def tokens_revoke(token_id: str, data_dir: Path | None) -> None:
     """Revoke a token: requests using it get 401 from now on."""
-    db = open_db(load_settings(data_dir=data_dir))
-    with db.write() as session:
+    with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
         found = revoke(session, token_id)
-    db.dispose()
     if not found:
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"revoked {token_id}")
@@ -150,11 +135,9 @@ def webhooks_add(url: str, events: str | None, workspace: str, data_dir: Path | 
         wanted = None if events is None else endpoints.check_events([e.strip() for e in events.split(",") if e.strip()])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    db = open_db(settings)
-    with db.write() as session:
+    with migrated(settings) as db, db.write() as session:
         endpoint = endpoints.create(session, workspace_named(session, workspace).id, url, wanted)
         webhook_id, secret = endpoint.id, endpoint.secret
-    db.dispose()
     click.echo(f"webhook id: {webhook_id}\nsecret:     {secret}")
 
 
@@ -162,8 +145,7 @@ def webhooks_add(url: str, events: str | None, workspace: str, data_dir: Path | 
 @data_dir_option
 def webhooks_list(data_dir: Path | None) -> None:
     """List the endpoints of every workspace (secrets are not shown)."""
-    db = open_db(load_settings(data_dir=data_dir))
-    with db.read() as session:
+    with migrated(load_settings(data_dir=data_dir)) as db, db.read() as session:
         rows = session.execute(
             select(Webhook, Workspace.name).join(Workspace, Workspace.id == Webhook.workspace_id)
             .order_by(Webhook.created_at)
@@ -172,7 +154,6 @@ def webhooks_list(data_dir: Path | None) -> None:
             state = "enabled" if endpoint.enabled else "disabled"
             events = ",".join(endpoint.events) if endpoint.events else "*"
             click.echo(f"{endpoint.id}  {workspace:<16}  {state:<8}  {endpoint.url}  {events}")
-    db.dispose()
 
 
 @webhooks.command("rm")
@@ -180,10 +161,8 @@ def webhooks_list(data_dir: Path | None) -> None:
 @data_dir_option
 def webhooks_rm(webhook_id: str, data_dir: Path | None) -> None:
     """Remove an endpoint and the deliveries still owed to it."""
-    db = open_db(load_settings(data_dir=data_dir))
-    with db.write() as session:
+    with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
         session.delete(webhook_or_fail(session, webhook_id))
-    db.dispose()
     click.echo(f"removed {webhook_id}")
 
 
@@ -193,12 +172,10 @@ def webhooks_rm(webhook_id: str, data_dir: Path | None) -> None:
 def webhooks_rotate_secret(webhook_id: str, data_dir: Path | None) -> None:
     """Print a new signing secret; the old one keeps signing too for REELHOUSE_WEBHOOK_SECRET_GRACE seconds."""
     settings = load_settings(data_dir=data_dir)
-    db = open_db(settings)
-    with db.write() as session:
+    with migrated(settings) as db, db.write() as session:
         endpoint = webhook_or_fail(session, webhook_id)
         endpoints.rotate_secret(endpoint, timedelta(seconds=settings.webhook_secret_grace))
         secret = endpoint.secret
-    db.dispose()
     click.echo(f"secret: {secret}")
 
 
@@ -208,8 +185,7 @@ def webhooks_rotate_secret(webhook_id: str, data_dir: Path | None) -> None:
 @data_dir_option
 def webhooks_deliveries(webhook_id: str, limit: int, data_dir: Path | None) -> None:
     """The newest deliveries to an endpoint, each followed by its attempts."""
-    db = open_db(load_settings(data_dir=data_dir))
-    with db.read() as session:
+    with migrated(load_settings(data_dir=data_dir)) as db, db.read() as session:
         webhook_or_fail(session, webhook_id)
         rows = session.scalars(
             select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
@@ -221,7 +197,6 @@ def webhooks_deliveries(webhook_id: str, limit: int, data_dir: Path | None) -> N
                 outcome = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error
                 click.echo(f"    #{attempt.number}  {attempt.started_at:%Y-%m-%d %H:%M:%S}  "
                            f"{attempt.latency_ms:>6} ms  {outcome}")
-    db.dispose()
 
 
 @webhooks.command("redeliver")
@@ -230,11 +205,9 @@ def webhooks_deliveries(webhook_id: str, limit: int, data_dir: Path | None) -> N
 @data_dir_option
 def webhooks_redeliver(webhook_id: str, delivery_id: str, data_dir: Path | None) -> None:
     """Send a delivery again now, whatever became of it; the running server picks it up within a second."""
-    db = open_db(load_settings(data_dir=data_dir))
-    with db.write() as session:
+    with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.webhook_id != webhook_id:
             raise click.ClickException(f"no delivery {delivery_id} to webhook {webhook_id}")
         endpoints.redeliver(session, delivery)
-    db.dispose()
     click.echo(f"queued {delivery_id} again")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reelhouse.db.engine import Database
+from reelhouse.db.engine import Database, open_database
 from reelhouse.jobs.queue import JobQueue
 from reelhouse.settings import Settings
 from reelhouse.storage import LocalStorage, Storage
@@ -22,10 +22,8 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         """Creates the data directory and brings the schema up to date."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = open_database(settings)
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.resolved_database_url)
-        db.migrate()
         signer = UrlSigner(load_or_create_secret(db, "upload-url-key"), settings.base_url)
         return cls(settings, db, LocalStorage(settings.objects_dir), JobQueue(db, settings), signer)
 

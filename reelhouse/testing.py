@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from reelhouse.app import create_app
-from reelhouse.db.engine import Database
+from reelhouse.db.engine import migrated
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.tokens import create_token
@@ -55,11 +55,6 @@ def start_server(settings: Settings, *, workers: bool = True) -> Server:
 
 def make_token(settings: Settings, workspace: str = "Default") -> tuple[str, str]:
     """(token id, secret) for a new access token in `workspace`, creating the database if needed."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    db.migrate()
-    with db.write() as session:
+    with migrated(settings) as db, db.write() as session:
         token, secret = create_token(session, workspace=workspace)
-        token_id = token.id
-    db.dispose()
-    return token_id, secret
+        return token.id, secret

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 import reelhouse.api
-from reelhouse.db.engine import Database
+from reelhouse.db.engine import migrated
 from reelhouse.settings import Settings
 from reelhouse.tokens import revoke
 from tests.api_helpers import create_media, error_of
@@ -86,10 +86,8 @@ def test_wrong_or_malformed_credentials(anonymous: httpx.Client, credentials: tu
 
 def test_revoked_token_is_refused(api: httpx.Client, settings: Settings, credentials: tuple[str, str]) -> None:
     assert api.get("/on-demand").status_code == 200
-    db = Database(settings.resolved_database_url)
-    with db.write() as session:
+    with migrated(settings) as db, db.write() as session:
         assert revoke(session, credentials[0]) is True
-    db.dispose()
 
     unauthorized(api.get("/on-demand"))
 

@@ -16,6 +16,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from reelhouse.settings import Settings
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -49,6 +51,24 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database with its schema up to date; the data dir is made first, since SQLite lives there."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    return db
+
+
+@contextmanager
+def migrated(settings: Settings) -> Iterator[Database]:
+    """`open_database` for a short task (a CLI command, a test fixture): disposed afterwards, however it ends."""
+    db = open_database(settings)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 class Database:
