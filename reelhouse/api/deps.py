@@ -7,7 +7,7 @@ on the event loop instead of costing a thread hop each on every request.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -49,25 +49,16 @@ def workspace_id(
 Authenticated = Annotated[str, Depends(workspace_id)]
 
 
-async def media_id(value: Annotated[str, Path(alias="mediaId", max_length=255)], _: Authenticated) -> str:
-    """Checked after the credentials (cached per request), so a caller without them only ever learns 401."""
-    if not is_uuid(value):
-        raise invalid_field("mediaId")
-    return value
+def uuid_param(name: str, where: Callable[..., Any] = Path) -> Callable[..., Coroutine[Any, Any, str]]:
+    """A dependency for the UUID named `name` in the path (or the query): 422 naming it when malformed. Checked
+    after the credentials (cached per request), so a caller without them only ever learns 401."""
 
+    async def checked(_: Authenticated, value: str = where(alias=name, max_length=255)) -> str:
+        if not is_uuid(value):
+            raise invalid_field(name)
+        return value
 
-async def upload_id(value: Annotated[str, Path(alias="uploadId", max_length=255)], _: Authenticated) -> str:
-    """Checked after the credentials, like `media_id`."""
-    if not is_uuid(value):
-        raise invalid_field("uploadId")
-    return value
-
-
-async def track_id(value: Annotated[str, Path(alias="trackId", max_length=255)], _: Authenticated) -> str:
-    """Checked after the credentials, like `media_id`."""
-    if not is_uuid(value):
-        raise invalid_field("trackId")
-    return value
+    return checked
 
 
 T = TypeVar("T")
@@ -107,7 +98,7 @@ async def page(
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 WorkspaceDep = Annotated[str, Depends(workspace_id)]
-MediaIdDep = Annotated[str, Depends(media_id)]
-UploadIdDep = Annotated[str, Depends(upload_id)]
-TrackIdDep = Annotated[str, Depends(track_id)]
+MediaIdDep = Annotated[str, Depends(uuid_param("mediaId"))]
+UploadIdDep = Annotated[str, Depends(uuid_param("uploadId"))]
+TrackIdDep = Annotated[str, Depends(uuid_param("trackId"))]
 PageDep = Annotated[Page, Depends(page)]

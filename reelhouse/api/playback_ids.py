@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelhouse import catalog
 from reelhouse.api import views
-from reelhouse.api.deps import MediaIdDep, RuntimeDep, WorkspaceDep
-from reelhouse.api.errors import ApiError, invalid_field, not_found
+from reelhouse.api.deps import MediaIdDep, RuntimeDep, WorkspaceDep, uuid_param
+from reelhouse.api.errors import ApiError, not_found
 from reelhouse.api.routing import WireRoute
 from reelhouse.api.schemas import (
     AccessPolicy,
@@ -35,18 +35,8 @@ class CreatePlaybackIdRequest(Wire):
     resolution: Literal["2160p", "1440p", "1080p", "720p", "480p"] | None = None
 
 
-def _uuid(value: str, field: str) -> str:
-    if not catalog.is_uuid(value):
-        raise invalid_field(field)
-    return value
-
-
-def _path_playback_id(value: Annotated[str, Path(alias="playbackId", max_length=255)]) -> str:
-    return _uuid(value, "playbackId")
-
-
-def _query_playback_id(value: Annotated[str, Query(alias="playbackId", max_length=255)]) -> str:
-    return _uuid(value, "playbackId")
+PlaybackIdDep = Annotated[str, Depends(uuid_param("playbackId"))]
+PlaybackIdQueryDep = Annotated[str, Depends(uuid_param("playbackId", Query))]
 
 
 def _media(session: Session, workspace_id: str, media_id: str) -> Media:
@@ -101,7 +91,7 @@ def list_playback_ids(media_id: MediaIdDep, rt: RuntimeDep, workspace: Workspace
 )
 def get_playback_id(
     media_id: MediaIdDep,
-    playback_id: Annotated[str, Depends(_path_playback_id)],
+    playback_id: PlaybackIdDep,
     rt: RuntimeDep,
     workspace: WorkspaceDep,
 ) -> Envelope[PlaybackIdOut]:
@@ -112,7 +102,7 @@ def get_playback_id(
 @router.delete("/on-demand/{mediaId}/playback-ids", response_model=SuccessOnly, summary="Delete a playback ID")
 def delete_playback_id(
     media_id: MediaIdDep,
-    playback_id: Annotated[str, Depends(_query_playback_id)],
+    playback_id: PlaybackIdQueryDep,
     rt: RuntimeDep,
     workspace: WorkspaceDep,
 ) -> SuccessOnly:
@@ -141,7 +131,7 @@ def _update_rules(
 )
 def update_domains(
     media_id: MediaIdDep,
-    playback_id: Annotated[str, Depends(_path_playback_id)],
+    playback_id: PlaybackIdDep,
     body: RestrictionRules,
     rt: RuntimeDep,
     workspace: WorkspaceDep,
@@ -156,7 +146,7 @@ def update_domains(
 )
 def update_user_agents(
     media_id: MediaIdDep,
-    playback_id: Annotated[str, Depends(_path_playback_id)],
+    playback_id: PlaybackIdDep,
     body: RestrictionRules,
     rt: RuntimeDep,
     workspace: WorkspaceDep,

@@ -7,16 +7,15 @@ from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelhouse.api import views
-from reelhouse.api.deps import PageDep, RuntimeDep, WorkspaceDep
-from reelhouse.api.errors import invalid_field, not_found
+from reelhouse.api.deps import PageDep, RuntimeDep, WorkspaceDep, uuid_param
+from reelhouse.api.errors import not_found
 from reelhouse.api.routing import WireRoute
 from reelhouse.api.schemas import Envelope, ListEnvelope, SuccessOnly, Wire
-from reelhouse.catalog import is_uuid
 from reelhouse.db.models import SigningKey
 from reelhouse.playback import access
 
@@ -42,13 +41,7 @@ class SigningKeyDetailOut(Wire):
     created_at: str
 
 
-def _signing_key_id(value: Annotated[str, Path(alias="signingKeyId", max_length=255)]) -> str:
-    if not is_uuid(value):
-        raise invalid_field("signingKeyId")
-    return value
-
-
-SigningKeyIdDep = Annotated[str, Depends(_signing_key_id)]
+SigningKeyIdDep = Annotated[str, Depends(uuid_param("signingKeyId"))]
 
 
 def _b64(pem: bytes) -> str:
