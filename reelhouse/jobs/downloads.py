@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from reelhouse.db.models import Download, Job, Media
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import mp4
-from reelhouse.media.probe import ProbeError, probe
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import download_key, original_key
 from reelhouse.webhooks.events import emit_media
@@ -45,10 +44,7 @@ def run(ctx: JobContext) -> None:
             return
     dest = ctx.scratch / kind.file
     with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
-        try:
-            info = probe(source)
-        except ProbeError as exc:
-            raise PermanentError(str(exc)) from None
+        info = ctx.probe(source)
         if kind == mp4.CAPPED_4K:
             if info.video is None:
                 raise PermanentError("the media has no video to make an MP4 of")

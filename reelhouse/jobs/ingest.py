@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reelhouse.db.models import Job, Media, MediaStatus, Track, Upload
 from reelhouse.jobs.worker import JobContext, PermanentError
-from reelhouse.media.probe import ProbeError, ProbeResult, probe
+from reelhouse.media.probe import ProbeResult
 from reelhouse.net.fetch import FetchError, download
 from reelhouse.runtime import Runtime
 from reelhouse.storage import Storage
@@ -118,10 +118,7 @@ def run(ctx: JobContext) -> None:
         fetch_original(ctx, media, key)
     set_status(rt, media.id, MediaStatus.VALIDATING)
     with rt.storage.as_local_file(key, ctx.scratch) as path:
-        try:
-            info = probe(path)
-        except ProbeError as exc:
-            raise PermanentError(str(exc)) from None
+        info = ctx.probe(path)
     with rt.db.write() as session:
         media = session.get(Media, media_id)
         if media is None:  # deleted meanwhile: the worker purges what this job stored

@@ -20,7 +20,6 @@ from reelhouse.jobs.ingest import fetch
 from reelhouse.jobs.renditions import reference_playlist, upload
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls, subtitles
-from reelhouse.media.probe import ProbeError, probe
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import rendition_prefix
 from reelhouse.webhooks.events import emit_media
@@ -123,10 +122,7 @@ def segment_subtitles(captions: list[Caption], folder: Path, timeline: hls.Media
 
 def _encode_audio(ctx: JobContext, source: Path, folder: Path, duration: float, optimize_audio: bool) -> str:
     """AAC on the media's timeline, from any format ffmpeg decodes."""
-    try:
-        audio = probe(source).audio
-    except ProbeError as exc:
-        raise PermanentError(f"not an audio file: {exc}") from None
+    audio = ctx.probe(source, what="not an audio file").audio
     if audio is None:
         raise PermanentError("the file has no audio stream")
     args = hls.track_audio_command(source, folder, duration, optimize_audio)

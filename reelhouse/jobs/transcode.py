@@ -22,11 +22,8 @@ from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls
 from reelhouse.media.ladder import Rung, can_copy, copy_rung, ladder
 from reelhouse.media.probe import (
-    ProbeError,
-    ProbeResult,
     StreamInfo,
     max_keyframe_gap,
-    probe,
 )
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key
@@ -104,13 +101,6 @@ def _load(rt: Runtime, media_id: str | None) -> tuple[Media, set[str]] | None:
         return media, {r.name for r in media.renditions}
 
 
-def _probe(path: Path) -> ProbeResult:
-    try:
-        return probe(path)
-    except ProbeError as exc:
-        raise PermanentError(str(exc)) from None
-
-
 def run_playable(ctx: JobContext) -> None:
     rt = ctx.runtime
     loaded = _load(rt, ctx.job.media_id)
@@ -122,7 +112,7 @@ def run_playable(ctx: JobContext) -> None:
     set_status(rt, media.id, MediaStatus.PROCESSING)
     out = ctx.scratch / "hls"
     with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
-        info = _probe(source)
+        info = ctx.probe(source)
         video, audio = info.video, info.audio
         outputs: list[Output] = []
         if audio is not None:
@@ -151,7 +141,7 @@ def run_ladder(ctx: JobContext) -> None:
         return
     media, existing = loaded
     with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
-        info = _probe(source)
+        info = ctx.probe(source)
         if info.video is None:
             return
         rungs = [r for r in ladder(info.video, media.max_resolution) if r.name not in existing]

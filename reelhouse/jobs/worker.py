@@ -16,6 +16,7 @@ from pathlib import Path
 from reelhouse.catalog import purge_media_objects
 from reelhouse.db.models import Job, Media
 from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
+from reelhouse.media.probe import ProbeError, ProbeResult, probe
 from reelhouse.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,14 @@ class JobContext:
     def progress(self, fraction: float) -> None:
         self.runtime.jobs.progress(self.job.id, fraction)
         log.info("job %s %s media=%s progress %.0f%%", self.job.kind, self.job.id, self.job.media_id, fraction * 100)
+
+    def probe(self, path: Path, *, what: str | None = None) -> ProbeResult:
+        """Probes a file this job works on; one that is not usable media fails the job for good, the reason shown
+        to users (after "<what>: " when given)."""
+        try:
+            return probe(path)
+        except ProbeError as exc:
+            raise PermanentError(f"{what}: {exc}" if what else str(exc)) from None
 
     def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str) -> None:
         """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
