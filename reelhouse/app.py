@@ -14,17 +14,19 @@ from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
+from reelhouse.storage import Storage
 from reelhouse.uploads import protocol
 from reelhouse.uploads.cleanup import Sweeper
 from reelhouse.webhooks.delivery import DeliveryWorker
 
 
-def create_app(settings: Settings, *, workers: bool = True) -> FastAPI:
-    """`workers=False` serves the API alone, for nodes where separate worker processes run the jobs."""
+def create_app(settings: Settings, *, workers: bool = True, storage: Storage | None = None) -> FastAPI:
+    """`workers=False` serves the API alone, for nodes where separate worker processes run the jobs; `storage`
+    replaces the configured backend."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.open(settings)
+        runtime = Runtime.open(settings, storage=storage)
         app.state.runtime = runtime
         pool = WorkerPool(runtime, HANDLERS, settings.workers if workers else 0)
         pool.start()

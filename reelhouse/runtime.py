@@ -20,12 +20,14 @@ class Runtime:
     upload_urls: UrlSigner
 
     @classmethod
-    def open(cls, settings: Settings) -> Runtime:
-        """Creates the data directory and brings the schema up to date."""
+    def open(cls, settings: Settings, *, storage: Storage | None = None) -> Runtime:
+        """Creates the data directory and brings the schema up to date. `storage` replaces the configured backend
+        (tests run the server on the in-memory one)."""
         db = open_database(settings)
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         signer = UrlSigner(load_or_create_secret(db, "upload-url-key"), settings.base_url)
-        return cls(settings, db, LocalStorage(settings.objects_dir), JobQueue(db, settings), signer)
+        storage = storage or LocalStorage(settings.objects_dir)
+        return cls(settings, db, storage, JobQueue(db, settings), signer)
 
     def close(self) -> None:
         self.db.dispose()

@@ -13,6 +13,7 @@ from reelhouse.app import create_app
 from reelhouse.db.engine import migrated
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
+from reelhouse.storage import Storage
 from reelhouse.tokens import create_token
 
 
@@ -38,9 +39,9 @@ class Server:
         self._thread.join(15)
 
 
-def start_server(settings: Settings, *, workers: bool = True) -> Server:
+def start_server(settings: Settings, *, workers: bool = True, storage: Storage | None = None) -> Server:
     """Serves on settings.host:settings.port from a background thread; returns once it accepts connections."""
-    app = create_app(settings, workers=workers)
+    app = create_app(settings, workers=workers, storage=storage)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
