@@ -9,12 +9,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
-from reelhouse.api.schemas import AUTO_SUBTITLE_LANGUAGES, AccessRestrictions, MediaSettings
-from reelhouse.db.models import Insight, InsightKind, Media, PlaybackId, Track, TrackStatus
+from reelhouse.db.enums import InsightKind, TrackStatus
+from reelhouse.db.models import Insight, Media, PlaybackId, Track
 from reelhouse.jobs.queue import JobQueue
 from reelhouse.storage import Storage
 from reelhouse.storage.keys import media_prefix, upload_prefix
 from reelhouse.webhooks.events import emit_media
+from reelhouse.wire.schemas import AUTO_SUBTITLE_LANGUAGES, AccessRestrictions, MediaSettings
 
 OPTION_FIELDS = ("subtitles", "summary", "chapters", "named_entities", "moderation")
 

@@ -18,6 +18,7 @@ from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
 from reelhouse.settings import Settings
 from reelhouse.tokens import DEFAULT_WORKSPACE, active_tokens, create_token, revoke, workspace_named
 from reelhouse.webhooks import endpoints
+from reelhouse.wire.webhooks import check_events
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -132,7 +133,7 @@ def webhooks_add(url: str, events: str | None, workspace: str, data_dir: Path | 
     settings = load_settings(data_dir=data_dir)
     try:
         endpoints.check_target(url, settings.address_policy)
-        wanted = None if events is None else endpoints.check_events([e.strip() for e in events.split(",") if e.strip()])
+        wanted = None if events is None else check_events([e.strip() for e in events.split(",") if e.strip()])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     with migrated(settings) as db, db.write() as session:

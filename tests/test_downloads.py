@@ -14,12 +14,7 @@ from sqlalchemy import select
 from reelhouse.db.models import WebhookEvent
 from reelhouse.media import mp4
 from reelhouse.media.probe import StreamInfo, probe
-from reelhouse.media.thumbnail import (
-    Layout,
-    last_frame_command,
-    layout,
-    thumbnail_command,
-)
+from reelhouse.media.thumbnail import Layout, last_frame_command, layout, thumbnail_command
 from tests.api_helpers import create_media, error_of
 from tests.clips import make_clip
 from tests.conftest import Server, wait_for

@@ -13,14 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reelhouse.net.fetch import (
-    AddressPolicy,
-    BlockedAddressError,
-    FetchError,
-    check_url,
-    download,
-    post,
-)
+from reelhouse.net.fetch import AddressPolicy, BlockedAddressError, FetchError, check_url, download, post
 
 VIDEO = bytes(range(256)) * 400  # 100 KiB, not valid UTF-8
 OPEN = AddressPolicy(allow_private=True)

@@ -9,21 +9,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from reelhouse.api import views
 from reelhouse.api.deps import MediaIdDep, RuntimeDep, WorkspaceDep
-from reelhouse.api.errors import ApiError
 from reelhouse.api.media import get_media
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import (
+from reelhouse.db.enums import InsightKind, InsightStatus, MediaStatus
+from reelhouse.db.models import Insight, Media
+from reelhouse.jobs import ai
+from reelhouse.runtime import Runtime
+from reelhouse.wire import views
+from reelhouse.wire.errors import ApiError
+from reelhouse.wire.schemas import (
     ChaptersToggleOut,
     Envelope,
     SummaryToggleOut,
     UpdateChaptersRequest,
     UpdateSummaryRequest,
 )
-from reelhouse.db.models import Insight, InsightKind, InsightStatus, Media, MediaStatus
-from reelhouse.jobs import ai
-from reelhouse.runtime import Runtime
 
 router = APIRouter(route_class=WireRoute, tags=["in-video AI"])
 

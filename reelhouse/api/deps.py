@@ -17,11 +17,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
 
-from reelhouse.api.errors import ApiError, invalid_field
-from reelhouse.api.schemas import OrderBy, Pagination
-from reelhouse.catalog import is_uuid
 from reelhouse.runtime import Runtime
 from reelhouse.tokens import authenticate
+from reelhouse.wire.errors import ApiError, invalid_field, is_uuid
+from reelhouse.wire.schemas import OrderBy, Pagination
 
 _basic = HTTPBasic(auto_error=False, description="Access token id as user name, secret key as password")
 

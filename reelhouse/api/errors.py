@@ -15,33 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reelhouse.wire.errors import ApiError
+
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        description: str | None = None,
-        *,
-        fields: list[dict[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.description = description
-        self.fields = fields
-        self.headers = headers
-
-
-def not_found(what: str = "Media") -> ApiError:
-    return ApiError(404, f"{what} not found", f"The requested {what.lower()} does not exist in this workspace.")
-
-
-def invalid_field(field: str, message: str = "is invalid") -> ApiError:
-    return ApiError(422, "payload validation failed", fields=[{"field": field, "message": message}])
 
 
 def error_response(error: ApiError) -> JSONResponse:

@@ -6,11 +6,15 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from reelhouse import catalog
-from reelhouse.api import views
 from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep
-from reelhouse.api.errors import ApiError, not_found
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import (
+from reelhouse.api.tracks import add_track, check_speech_language, check_track_url
+from reelhouse.db.models import Media
+from reelhouse.net.fetch import FetchError, check_url
+from reelhouse.webhooks.events import emit_media
+from reelhouse.wire import views
+from reelhouse.wire.errors import ApiError, not_found
+from reelhouse.wire.schemas import (
     CreatedMediaOut,
     CreateMediaRequest,
     Envelope,
@@ -22,10 +26,6 @@ from reelhouse.api.schemas import (
     TrackRequest,
     UpdateMediaRequest,
 )
-from reelhouse.api.tracks import add_track, check_speech_language, check_track_url
-from reelhouse.db.models import Media
-from reelhouse.net.fetch import FetchError, check_url
-from reelhouse.webhooks.events import emit_media
 
 router = APIRouter(route_class=WireRoute, tags=["media"])
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from reelhouse.api import views
 from reelhouse.api.deps import MediaIdDep, RuntimeDep, WorkspaceDep
-from reelhouse.api.errors import ApiError
 from reelhouse.api.media import get_media
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import Envelope, MediaOut, UpdateMp4SupportRequest, UpdateSourceAccessRequest
-from reelhouse.db.models import MediaStatus
+from reelhouse.db.enums import MediaStatus
 from reelhouse.jobs import downloads
 from reelhouse.media import mp4
 from reelhouse.storage.keys import download_key
 from reelhouse.webhooks.events import emit_media
+from reelhouse.wire import views
+from reelhouse.wire.errors import ApiError
+from reelhouse.wire.schemas import Envelope, MediaOut, UpdateMp4SupportRequest, UpdateSourceAccessRequest
 
 router = APIRouter(route_class=WireRoute, tags=["media"])
 

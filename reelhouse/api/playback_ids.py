@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelhouse import catalog
-from reelhouse.api import views
 from reelhouse.api.deps import MediaIdDep, RuntimeDep, WorkspaceDep, uuid_param
-from reelhouse.api.errors import ApiError, not_found
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import (
-    AccessPolicy,
-    AccessRestrictions,
-    Envelope,
-    PlaybackIdOut,
-    RestrictionRules,
-    SuccessOnly,
-    Wire,
-)
 from reelhouse.db.models import Media, PlaybackId
 from reelhouse.runtime import Runtime
+from reelhouse.wire import views
+from reelhouse.wire.errors import ApiError, not_found
+from reelhouse.wire.schemas import CreatePlaybackIdRequest, Envelope, PlaybackIdOut, RestrictionRules, SuccessOnly
 
 router = APIRouter(route_class=WireRoute, tags=["playback"])
-
-
-class CreatePlaybackIdRequest(Wire):
-    access_policy: AccessPolicy
-    access_restrictions: AccessRestrictions | None = None
-    drm_configuration_id: str | None = None
-    resolution: Literal["2160p", "1440p", "1080p", "720p", "480p"] | None = None
 
 
 PlaybackIdDep = Annotated[str, Depends(uuid_param("playbackId"))]

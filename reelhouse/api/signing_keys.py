@@ -11,34 +11,22 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reelhouse.api import views
 from reelhouse.api.deps import PageDep, RuntimeDep, WorkspaceDep, uuid_param
-from reelhouse.api.errors import not_found
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import Envelope, ListEnvelope, SuccessOnly, Wire
 from reelhouse.db.models import SigningKey
 from reelhouse.playback import access
+from reelhouse.wire import views
+from reelhouse.wire.errors import not_found
+from reelhouse.wire.schemas import (
+    CreatedSigningKeyOut,
+    Envelope,
+    ListEnvelope,
+    SigningKeyDetailOut,
+    SigningKeyOut,
+    SuccessOnly,
+)
 
 router = APIRouter(route_class=WireRoute, tags=["signing keys"])
-
-
-class CreatedSigningKeyOut(Wire):
-    id: str
-    private_key: str  # base64 of the PEM; shown once, never stored
-    created_at: str
-
-
-class SigningKeyOut(Wire):
-    id: str
-    created_at: str
-
-
-class SigningKeyDetailOut(Wire):
-    id: str
-    signing_key_id: str
-    workspace_id: str
-    public_key: str  # base64 of the PEM, like the private key
-    created_at: str
 
 
 SigningKeyIdDep = Annotated[str, Depends(uuid_param("signingKeyId"))]

@@ -12,11 +12,18 @@ from sqlalchemy.orm import Session
 
 from reelhouse import catalog
 from reelhouse.ai import models, speech
-from reelhouse.api import views
 from reelhouse.api.deps import MediaIdDep, RuntimeDep, TrackIdDep, WorkspaceDep
-from reelhouse.api.errors import ApiError, not_found
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import (
+from reelhouse.db.enums import MediaStatus, TrackStatus
+from reelhouse.db.models import Media, Track
+from reelhouse.jobs import tracks as track_jobs
+from reelhouse.net.fetch import FetchError, check_url
+from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import rendition_prefix
+from reelhouse.webhooks.events import emit_media
+from reelhouse.wire import views
+from reelhouse.wire.errors import ApiError, not_found
+from reelhouse.wire.schemas import (
     AddTrackRequest,
     Envelope,
     GeneratedTrackOut,
@@ -26,12 +33,6 @@ from reelhouse.api.schemas import (
     TrackRequest,
     UpdateTrackRequest,
 )
-from reelhouse.db.models import Media, MediaStatus, Track, TrackStatus
-from reelhouse.jobs import tracks as track_jobs
-from reelhouse.net.fetch import FetchError, check_url
-from reelhouse.runtime import Runtime
-from reelhouse.storage.keys import rendition_prefix
-from reelhouse.webhooks.events import emit_media
 
 router = APIRouter(route_class=WireRoute, tags=["tracks"])
 

@@ -7,22 +7,16 @@ from datetime import timedelta
 from fastapi import APIRouter
 from sqlalchemy.orm import selectinload
 
-from reelhouse.api import views
 from reelhouse.api.deps import PageDep, RuntimeDep, UploadIdDep, WorkspaceDep
-from reelhouse.api.errors import ApiError, invalid_field, not_found
 from reelhouse.api.media import refuse_unsupported
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import (
-    CancelledUploadOut,
-    DirectUploadRequest,
-    Envelope,
-    ListEnvelope,
-    UploadOut,
-)
 from reelhouse.api.tracks import check_speech_language
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.storage.keys import upload_prefix
 from reelhouse.webhooks.events import emit_upload
+from reelhouse.wire import views
+from reelhouse.wire.errors import ApiError, invalid_field, not_found
+from reelhouse.wire.schemas import CancelledUploadOut, DirectUploadRequest, Envelope, ListEnvelope, UploadOut
 
 router = APIRouter(route_class=WireRoute, tags=["uploads"])
 

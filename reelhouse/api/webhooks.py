@@ -9,13 +9,14 @@ from fastapi import APIRouter, Path
 from sqlalchemy.orm import Session, selectinload
 
 from reelhouse.api.deps import PageDep, RuntimeDep, WorkspaceDep
-from reelhouse.api.errors import invalid_field, not_found
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.schemas import Envelope, ListEnvelope, SuccessOnly
 from reelhouse.db.models import Webhook, WebhookDelivery
 from reelhouse.runtime import Runtime
-from reelhouse.webhooks import endpoints, wire
-from reelhouse.webhooks.wire import CreateWebhookRequest, DeliveryOut, UpdateWebhookRequest, WebhookOut
+from reelhouse.webhooks import endpoints
+from reelhouse.wire import webhooks as wire
+from reelhouse.wire.errors import invalid_field, not_found
+from reelhouse.wire.schemas import Envelope, ListEnvelope, SuccessOnly
+from reelhouse.wire.webhooks import CreateWebhookRequest, DeliveryOut, UpdateWebhookRequest, WebhookOut
 
 router = APIRouter(route_class=WireRoute, tags=["webhooks"])
 

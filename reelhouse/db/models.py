@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from reelhouse.db.enums import DeliveryStatus, InsightStatus, JobStatus, MediaStatus, TrackStatus, UploadStatus
 
 
 def new_id() -> str:
@@ -22,42 +23,6 @@ def new_id() -> str:
 def utcnow() -> datetime:
     """Naive UTC: SQLite keeps no time zone, so every timestamp is stored and compared as naive UTC."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-class MediaStatus(StrEnum):
-    """The lifecycle FastPix clients know (spec 6.1)."""
-
-    CREATED = "Created"
-    DOWNLOADING = "Downloading"
-    DOWNLOADED = "Downloaded"
-    VALIDATING = "Validating"
-    IN_QUEUE = "In Queue"
-    PROCESSING = "Processing"
-    READY = "Ready"
-    FAILED = "Failed"
-
-
-class TrackStatus(StrEnum):
-    """An added track's state as get-media shows it (spec 6.3); source tracks are always available."""
-
-    PREPARING = "preparing"
-    AVAILABLE = "available"
-    FAILED = "failed"
-
-
-class InsightKind(StrEnum):
-    """What reelhouse works out of what a media says (spec 7.19); each is also the name of the job that makes it."""
-
-    SUMMARY = "summary"
-    CHAPTERS = "chapters"
-
-
-class InsightStatus(StrEnum):
-    """A summary's or chapters' state, as the media's `summary`/`chapters` records show it (spec 6.1 notes)."""
-
-    PREPARING = "preparing"
-    READY = "ready"
-    FAILED = "failed"
 
 
 class Base(DeclarativeBase):
@@ -104,7 +69,7 @@ class Upload(Timestamps, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | completed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default=UploadStatus.WAITING)
     cors_origin: Mapped[str] = mapped_column(String(255), default="*")
     timeout: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime]
@@ -277,7 +242,7 @@ class Download(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(16))  # capped_4k | audioOnly
-    status: Mapped[str] = mapped_column(String(16))  # ready | failed
+    status: Mapped[str] = mapped_column(String(16))  # DownloadStatus: ready or failed
     width: Mapped[int | None]
     height: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -290,11 +255,11 @@ class Job(Timestamps, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     key: Mapped[str] = mapped_column(String(255), unique=True)  # (media, step, params): enqueueing twice is a no-op
-    kind: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)  # JobKind
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     media_id: Mapped[str | None] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|done|failed
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
@@ -349,7 +314,7 @@ class WebhookDelivery(Timestamps, Base):
     webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
     event_seq: Mapped[int] = mapped_column(ForeignKey("webhook_events.seq", ondelete="CASCADE"), index=True)
     object_id: Mapped[str] = mapped_column(String(36))  # the event's, copied so ordering needs no join
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|delivered|failed
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     retry_from: Mapped[datetime] = mapped_column(default=utcnow)  # the retry window's start; redelivery resets it

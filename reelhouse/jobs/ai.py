@@ -19,7 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from reelhouse.ai import chapters, models, speech, summary, transcript
-from reelhouse.db.models import Insight, InsightKind, InsightStatus, Job, Media, Track, Transcript
+from reelhouse.db.enums import InsightKind, InsightStatus
+from reelhouse.db.models import Insight, Job, Media, Track, Transcript
 from reelhouse.jobs import tracks
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls

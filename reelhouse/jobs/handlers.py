@@ -1,6 +1,6 @@
 """Which code runs each kind of job. A new pipeline step is one entry here."""
 
-from reelhouse.db.models import InsightKind
+from reelhouse.db.enums import InsightKind
 from reelhouse.jobs import ai, downloads, ingest, tracks, transcode
 from reelhouse.jobs.worker import Handler
 

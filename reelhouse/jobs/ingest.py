@@ -9,7 +9,8 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from reelhouse.db.models import Job, Media, MediaStatus, Track, Upload
+from reelhouse.db.enums import MediaStatus
+from reelhouse.db.models import Job, Media, Track, Upload
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media.probe import ProbeResult
 from reelhouse.net.fetch import FetchError, download

@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 from webvtt import Caption
 
-from reelhouse.db.models import Job, Media, Rendition, Track, TrackStatus
+from reelhouse.db.enums import TrackStatus
+from reelhouse.db.models import Job, Media, Rendition, Track
 from reelhouse.jobs.ingest import fetch
 from reelhouse.jobs.renditions import reference_playlist, upload
 from reelhouse.jobs.worker import JobContext, PermanentError

@@ -14,17 +14,15 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelhouse.db.models import Job, Media, MediaStatus, Rendition
+from reelhouse.db.enums import MediaStatus
+from reelhouse.db.models import Job, Media, Rendition
 from reelhouse.jobs import ai, downloads, tracks
 from reelhouse.jobs.ingest import set_status
 from reelhouse.jobs.renditions import reference_playlist, upload
 from reelhouse.jobs.worker import JobContext, PermanentError
 from reelhouse.media import hls
 from reelhouse.media.ladder import Rung, can_copy, copy_rung, ladder
-from reelhouse.media.probe import (
-    StreamInfo,
-    max_keyframe_gap,
-)
+from reelhouse.media.probe import StreamInfo, max_keyframe_gap
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key
 from reelhouse.webhooks.events import emit_media

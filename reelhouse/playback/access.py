@@ -18,10 +18,9 @@ from fastapi import Request
 from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload
 
-from reelhouse.api.errors import ApiError
-from reelhouse.catalog import is_uuid
 from reelhouse.db.models import Media, PlaybackId, SigningKey
 from reelhouse.runtime import Runtime
+from reelhouse.wire.errors import ApiError, is_uuid
 
 LEEWAY_SECONDS = 5  # clock skew tolerated on exp, nbf and iat between the token minter and this server
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from reelhouse.ai.chapters import Chapter, chapters_webvtt
-from reelhouse.db.models import Download, Insight, InsightKind, InsightStatus
+from reelhouse.db.enums import InsightKind, InsightStatus
+from reelhouse.db.models import Download, Insight
 from reelhouse.media import mp4
 from reelhouse.playback.access import authorize, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response

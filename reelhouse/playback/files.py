@@ -10,9 +10,9 @@ from fastapi import Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
-from reelhouse.api.errors import ApiError
 from reelhouse.playback.access import Grant, not_found
 from reelhouse.runtime import Runtime
+from reelhouse.wire.errors import ApiError
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 

@@ -15,8 +15,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, Request, Response
 
-from reelhouse.api.errors import ApiError
-from reelhouse.db.models import MediaStatus
+from reelhouse.db.enums import MediaStatus
 from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
 from reelhouse.media.thumbnail import FIT_MODES, MAX_SIZE, Layout, last_frame_command, layout, thumbnail_command
 from reelhouse.playback.access import authorize, not_found
@@ -24,6 +23,7 @@ from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
 from reelhouse.storage import StorageError
 from reelhouse.storage.keys import original_key, thumbnail_key
+from reelhouse.wire.errors import ApiError
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)

@@ -8,7 +8,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from reelhouse.db.models import MediaStatus, Rendition
+from reelhouse.db.enums import MediaStatus
+from reelhouse.db.models import Rendition
 from reelhouse.media import hls
 from reelhouse.media.ladder import HEIGHTS
 from reelhouse.playback.access import Grant, authorize, not_found

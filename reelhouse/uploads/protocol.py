@@ -20,12 +20,12 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from reelhouse import catalog
-from reelhouse.api.errors import ApiError
-from reelhouse.api.schemas import PushMediaSettings
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import upload_part_key, upload_prefix
 from reelhouse.uploads.signing import SignatureError
+from reelhouse.wire.errors import ApiError
+from reelhouse.wire.schemas import PushMediaSettings
 
 router = APIRouter(include_in_schema=False)
 

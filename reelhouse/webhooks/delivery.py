@@ -23,12 +23,13 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from reelhouse import __version__
-from reelhouse.api.views import timestamp
 from reelhouse.db.engine import Database
 from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent, Workspace, utcnow
 from reelhouse.net.fetch import PostResult, post
 from reelhouse.settings import Settings
-from reelhouse.webhooks import events, signing, wire
+from reelhouse.webhooks import events, signing
+from reelhouse.wire import webhooks as wire
+from reelhouse.wire.views import timestamp
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from reelhouse.db.models import Webhook, WebhookDelivery, utcnow
 from reelhouse.net.fetch import AddressPolicy, FetchError, check_url
-from reelhouse.webhooks.events import EVENT_TYPES, wake_after_commit
+from reelhouse.webhooks.events import wake_after_commit
 from reelhouse.webhooks.signing import new_secret
 
 
@@ -26,16 +26,6 @@ def check_target(url: str, policy: AddressPolicy) -> None:
         check_url(url, policy)
     except FetchError as exc:
         raise InvalidTarget(str(exc)) from None
-
-
-def check_events(events: list[str]) -> list[str]:
-    """An event-type filter, without duplicates; a ValueError names the types that do not exist."""
-    if not events:
-        raise ValueError("name at least one event type, or leave the filter out to send every type")
-    unknown = sorted(set(events) - EVENT_TYPES)
-    if unknown:
-        raise ValueError(f"unknown event types: {', '.join(unknown)}")
-    return list(dict.fromkeys(events))
 
 
 def create(session: Session, workspace_id: str, url: str, events: list[str] | None, enabled: bool = True) -> Webhook:

@@ -19,31 +19,9 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from reelhouse.api import views
 from reelhouse.db.models import Media, Upload, Webhook, WebhookDelivery, WebhookEvent
-
-MEDIA_EVENTS = (
-    "video.media.created",
-    "video.media.ready",
-    "video.media.failed",
-    "video.media.updated",
-    "video.media.deleted",
-    "video.media.track.created",
-    "video.media.track.ready",
-    "video.media.track.updated",
-    "video.media.track.deleted",
-    "video.media.subtitle.generated.ready",
-    "video.media.source.ready",
-    "video.media.source.deleted",
-    "video.media.mp4Support.ready",
-    "video.mediaAI.summary.ready",
-    "video.mediaAI.chapters.ready",
-    "video.mediaAI.named-entities.ready",
-    "video.mediaAI.moderation.ready",
-    "video.upload.media_created",
-)
-UPLOAD_EVENTS = ("video.media.upload", "video.media.upload.cancelled")
-EVENT_TYPES = frozenset(MEDIA_EVENTS + UPLOAD_EVENTS)
+from reelhouse.wire import views
+from reelhouse.wire.webhooks import EVENT_TYPES
 
 # Delivery workers in this process register here to be woken as soon as an event commits, instead of at
 # their next poll. Process-wide on purpose: an emitting session knows nothing of the workers.

@@ -214,6 +214,13 @@ class UpdateTrackRequest(Wire):
         return self
 
 
+class CreatePlaybackIdRequest(Wire):
+    access_policy: AccessPolicy
+    access_restrictions: AccessRestrictions | None = None
+    drm_configuration_id: str | None = None
+    resolution: Literal["2160p", "1440p", "1080p", "720p", "480p"] | None = None
+
+
 class UpdateMp4SupportRequest(Wire):
     mp4_support: Literal[Mp4Support, "none"]
 
@@ -415,3 +422,22 @@ class InputInfoFile(Wire):
 class InputInfoOut(Wire):
     configuration: dict[str, str | None]
     file: InputInfoFile | None = None
+
+
+class CreatedSigningKeyOut(Wire):
+    id: str
+    private_key: str  # base64 of the PEM; shown once, never stored
+    created_at: str
+
+
+class SigningKeyOut(Wire):
+    id: str
+    created_at: str
+
+
+class SigningKeyDetailOut(Wire):
+    id: str
+    signing_key_id: str
+    workspace_id: str
+    public_key: str  # base64 of the PEM, like the private key
+    created_at: str

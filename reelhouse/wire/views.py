@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reelhouse.api.schemas import (
+from reelhouse.db.enums import InsightKind, InsightStatus, MediaStatus, TrackStatus
+from reelhouse.db.models import Insight, Media, PlaybackId, Track, Upload, utcnow
+from reelhouse.media import mp4
+from reelhouse.media.ladder import HEIGHTS
+from reelhouse.wire.schemas import (
     AccessRestrictions,
     CancelledUploadOut,
     CreatedMediaOut,
@@ -20,20 +24,6 @@ from reelhouse.api.schemas import (
     TrackOut,
     UploadOut,
 )
-from reelhouse.db.models import (
-    Insight,
-    InsightKind,
-    InsightStatus,
-    Media,
-    MediaStatus,
-    PlaybackId,
-    Track,
-    TrackStatus,
-    Upload,
-    utcnow,
-)
-from reelhouse.media import mp4
-from reelhouse.media.ladder import HEIGHTS
 
 
 def timestamp(value: datetime) -> str:

@@ -1,4 +1,4 @@
-"""Webhook endpoints, deliveries and attempts as the API and the delivery envelopes show them."""
+"""Webhook event types, and endpoints, deliveries and attempts as the API and the delivery envelopes show them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,43 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from reelhouse.api.schemas import Wire
-from reelhouse.api.views import timestamp
 from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, utcnow
-from reelhouse.webhooks.endpoints import check_events
+from reelhouse.wire.schemas import Wire
+from reelhouse.wire.views import timestamp
+
+MEDIA_EVENTS = (
+    "video.media.created",
+    "video.media.ready",
+    "video.media.failed",
+    "video.media.updated",
+    "video.media.deleted",
+    "video.media.track.created",
+    "video.media.track.ready",
+    "video.media.track.updated",
+    "video.media.track.deleted",
+    "video.media.subtitle.generated.ready",
+    "video.media.source.ready",
+    "video.media.source.deleted",
+    "video.media.mp4Support.ready",
+    "video.mediaAI.summary.ready",
+    "video.mediaAI.chapters.ready",
+    "video.mediaAI.named-entities.ready",
+    "video.mediaAI.moderation.ready",
+    "video.upload.media_created",
+)
+UPLOAD_EVENTS = ("video.media.upload", "video.media.upload.cancelled")
+EVENT_TYPES = frozenset(MEDIA_EVENTS + UPLOAD_EVENTS)
+
+
+def check_events(events: list[str]) -> list[str]:
+    """An event-type filter, without duplicates; a ValueError names the types that do not exist."""
+    if not events:
+        raise ValueError("name at least one event type, or leave the filter out to send every type")
+    unknown = sorted(set(events) - EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"unknown event types: {', '.join(unknown)}")
+    return list(dict.fromkeys(events))
+
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 EventFilter = Annotated[list[str], AfterValidator(check_events)]
