@@ -6,12 +6,13 @@ One object carries every knob so the API, the workers and the CLI agree on them.
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reelhouse.net.fetch import AddressPolicy
 
@@ -19,57 +20,70 @@ GiB = 1024**3
 
 
 class Settings(BaseSettings):
+    """Each field's description is its help text: the README's settings table lists them all (tests/test_docs.py)."""
+
     model_config = SettingsConfigDict(env_prefix="REELHOUSE_", extra="ignore")
 
-    data_dir: Path = Path("reelhouse-data")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str | None = Field(default=None, description="externally visible base URL; default http://HOST:PORT")
+    data_dir: Path = Field(default=Path("reelhouse-data"), description="directory for the SQLite database, stored objects and scratch space")
+    database_url: str | None = Field(default=None, description="SQLAlchemy database URL, e.g. postgresql+psycopg2://…; default the SQLite file reelhouse.db in data_dir")
+    host: str = Field(default="127.0.0.1", description="interface `serve` listens on")
+    port: int = Field(default=8000, description="TCP port `serve` listens on")
+    public_url: str | None = Field(default=None, description="externally visible base URL, used in upload, stream and image URLs and webhook payloads; default http://HOST:PORT")
 
-    allow_private_urls: bool = False
-    allowed_networks: list[str] = Field(default_factory=list, description="networks pulls may reach even when private")
-    max_source_bytes: int = 20 * GiB
-    download_connect_timeout: float = 10.0
-    download_read_timeout: float = 30.0
-    download_max_redirects: int = 5
+    allow_private_urls: bool = Field(default=False, description="let pulls, track URLs and webhooks reach loopback and private addresses")
+    allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated networks (CIDR, or a JSON list) that pulls, track URLs and webhooks may reach even when private, e.g. a LAN NAS")
+    max_source_bytes: int = Field(default=20 * GiB, description="bytes an upload, pulled file or track file may have at most")
+    download_connect_timeout: float = Field(default=10.0, description="seconds a download (pull or track URL) may take to connect")
+    download_read_timeout: float = Field(default=30.0, description="seconds a download may wait for the server between reads or writes")
+    download_max_redirects: int = Field(default=5, description="redirects a download follows before it fails")
 
-    upload_default_timeout: int = 14400
-    upload_max_timeout: int = 86400
+    upload_default_timeout: int = Field(default=14400, description="seconds a direct upload URL stays valid when the request sets no timeout")
+    upload_max_timeout: int = Field(default=86400, description="longest timeout, in seconds, a direct upload request may set")
 
     processes: int = Field(default=1, ge=1, description="API processes `serve` runs, each with its own workers")
     workers: int = Field(default=2, ge=0, description="embedded job worker threads per process; 0 runs none")
-    job_lease_seconds: float = Field(default=30.0, gt=0)
-    job_max_attempts: int = Field(default=3, ge=1)
-    ffmpeg_path: str | None = None
+    job_lease_seconds: float = Field(default=30.0, gt=0, description="seconds a job's claim lasts without renewal; a dead worker's job is picked up again after this")
+    job_max_attempts: int = Field(default=3, ge=1, description="attempts a job gets before an error or a dying worker fails it for good")
+    ffmpeg_path: str | None = Field(default=None, description="ffmpeg to run (a path or a name on PATH); default the one bundled with imageio-ffmpeg")
 
-    webhook_workers: int = Field(default=8, ge=0, description="endpoints delivered to in parallel; 0 delivers none")
-    webhook_timeout: float = Field(default=15.0, gt=0, description="seconds one delivery attempt may take in all")
-    webhook_retry_base: float = Field(default=10.0, gt=0, description="seconds before the first retry; doubles each time")
-    webhook_retry_window: float = Field(default=86400.0, gt=0, description="seconds a failing delivery is retried")
-    webhook_secret_grace: float = Field(default=86400.0, ge=0, description="seconds a rotated-out secret still signs")
-    ffmpeg_timeout_factor: float = Field(default=10.0, gt=0, description="ffmpeg may run this many times the media's duration per unit of work")
+    webhook_workers: int = Field(default=8, ge=0, description="webhook endpoints delivered to in parallel per process; 0 delivers none")
+    webhook_timeout: float = Field(default=15.0, gt=0, description="seconds one webhook delivery attempt may take in all")
+    webhook_retry_base: float = Field(default=10.0, gt=0, description="seconds before a webhook's first retry; doubles each time, up to an hour")
+    webhook_retry_window: float = Field(default=86400.0, gt=0, description="seconds a failing webhook delivery is retried")
+    webhook_secret_grace: float = Field(default=86400.0, ge=0, description="seconds a rotated-out webhook secret still signs")
+    ffmpeg_timeout_factor: float = Field(default=10.0, gt=0, description="seconds an ffmpeg run may take per second of media (scaled by how much work the job does), plus a minute or two")
 
     speech_model: str = Field(default="tiny.en", description="packaged Whisper model (tiny.en, base), a faster-whisper model already in the Hugging Face cache, or a CTranslate2 model directory")
-    speech_model_sha256: str | None = Field(default=None, description="expected SHA-256 of model.bin when speech_model is not packaged")
-    speech_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    speech_model_sha256: str | None = Field(default=None, description="expected SHA-256 of model.bin, checked on loading when speech_model is not packaged")
+    speech_device: Literal["cpu", "cuda", "auto"] = Field(default="cpu", description="where speech recognition runs: cpu, cuda, or auto (cuda when a GPU is found)")
     speech_compute_type: str | None = Field(default=None, description="CTranslate2 compute type; default int8 on CPU, float16 on CUDA")
     summary_llm_url: str | None = Field(default=None, description="base URL of an OpenAI-compatible API for abstractive summaries, e.g. http://127.0.0.1:11434/v1")
-    summary_llm_model: str | None = None
-    summary_llm_api_key: str | None = None
+    summary_llm_model: str | None = Field(default=None, description="model name sent to the summary API; default none, the server picks")
+    summary_llm_api_key: str | None = Field(default=None, description="bearer token sent to the summary API; default none")
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        """The environment's raw string (NoDecode): a JSON list, or networks separated by commas."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"REELHOUSE_ALLOWED_NETWORKS is not a JSON list: {exc}") from None
+        return [part.strip() for part in value.split(",") if part.strip()]
 
     @field_validator("allowed_networks")
     @classmethod
     def _check_networks(cls, value: list[str]) -> list[str]:
         for network in value:
-            ipaddress.ip_network(network, strict=False)
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"REELHOUSE_ALLOWED_NETWORKS: {network!r} is not a network such as 10.0.0.0/8 or 192.168.1.20"
+                ) from None
         return value
 
     @property
