@@ -21,18 +21,12 @@ from typing import Any, Self
 import huggingface_hub.constants
 import nltk
 import pytest
+from faster_whisper.tokenizer import _LANGUAGE_CODES
 from faster_whisper.transcribe import Segment
 
-from reelhouse.ai import models, speech
+from reelhouse.ai import languages, models, speech
 from reelhouse.ai.chapters import Chapter, chapters, chapters_webvtt
-from reelhouse.ai.speech import (
-    Cue,
-    UnsupportedLanguageError,
-    cues,
-    supports,
-    transcribe,
-    webvtt,
-)
+from reelhouse.ai.speech import Cue, UnsupportedLanguageError, cues, supports, transcribe, webvtt
 from reelhouse.ai.summary import extractive, summarize
 from reelhouse.ai.transcript import NoSpeechError, Transcript, Word, split_sentences
 from reelhouse.media.ffmpeg import run_ffmpeg
@@ -177,6 +171,11 @@ def test_multilingual_model_languages() -> None:
     assert all(supports(code, settings) for code in ["en-US", "fr-FR", "nb-NO", "zh-TW", "pt-BR"])
     assert not supports("xx-XX", settings)
     assert "not a language" in str(UnsupportedLanguageError("xx-XX", settings))
+
+
+def test_language_codes_are_whispers() -> None:
+    """The copy that keeps faster-whisper out of the API must not drift from faster-whisper's own list."""
+    assert frozenset(_LANGUAGE_CODES) == languages.CODES
 
 
 def test_multilingual_model_transcribes_the_clip() -> None:

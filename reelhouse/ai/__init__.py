@@ -10,6 +10,11 @@
 
 The API and job layer stays thin: a subtitle job calls `transcribe` once, stores the WebVTT as the
 track and the transcript (JSON, see `transcript`) beside it; summary and chapter jobs read that
-transcript. Request handlers validate with `speech.supports` and `summary.MIN_LENGTH`/`MAX_LENGTH`,
-which load no model. Each module's docstring says how its errors map to answers.
+transcript. Each module's docstring says how its errors map to answers.
+
+faster-whisper, CTranslate2, numpy and sumy take over a second to import, so only the jobs load them.
+Importing `speech`, `models`, `chapters` or `transcript` loads none of them (tests/test_import_cost.py),
+nor does what request handlers use: `speech.supports` and `speech.UnsupportedLanguageError` (unless the
+model is a hub name, looked up in the cache by faster-whisper), `models.ModelError`, `chapters.Chapter`
+and `chapters.chapters_webvtt`. `summary` imports sumy, so the API does not import it.
 """

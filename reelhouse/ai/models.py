@@ -13,6 +13,10 @@
 reelhouse never downloads a model at run time: a model that is not installed is an error that names
 the setting. For a model that is not packaged, `REELHOUSE_SPEECH_MODEL_SHA256` may pin the digest of
 its `model.bin`.
+
+Finding out what the configured model recognises (`is_multilingual`) imports neither CTranslate2 nor
+faster-whisper, except to look a hub name up in the cache, so the API's language check stays light;
+`load`, which only jobs call, imports them.
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ import threading
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
-
-import ctranslate2
-from faster_whisper import WhisperModel
-from faster_whisper.utils import download_model
+from typing import TYPE_CHECKING
 
 from reelhouse.settings import Settings
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 # ctranslate2 tells the two apart the same way: multilingual Whisper vocabularies have one more token.
 MULTILINGUAL_VOCABULARY = 51865
@@ -118,6 +122,10 @@ def is_multilingual(settings: Settings) -> bool:
 
 def load(settings: Settings) -> WhisperModel:
     """The configured model, loaded once per process and shared by every caller."""
+    # Here and not at the top: importing them takes over a second, which only a job that transcribes should pay.
+    import ctranslate2
+    from faster_whisper import WhisperModel
+
     device = settings.speech_device
     if device == "auto":
         device = "cuda" if ctranslate2.get_cuda_device_count() else "cpu"
@@ -125,7 +133,8 @@ def load(settings: Settings) -> WhisperModel:
     key = (settings.speech_model, settings.speech_model_sha256, device, compute_type)
     with _lock:
         if key not in _loaded:
-            _loaded[key] = _load(settings.speech_model, settings.speech_model_sha256, device, compute_type)
+            source, files = _source(settings.speech_model, settings.speech_model_sha256)
+            _loaded[key] = WhisperModel(source, device=device, compute_type=compute_type, files=files)
         return _loaded[key]
 
 
@@ -133,17 +142,17 @@ _lock = threading.Lock()
 _loaded: dict[tuple[str, str | None, str, str], WhisperModel] = {}
 
 
-def _load(name: str, sha256: str | None, device: str, compute_type: str) -> WhisperModel:
+def _source(name: str, sha256: str | None) -> tuple[str, dict[str, bytes] | None]:
+    """What `WhisperModel` is given for a model, checked: its name and its files' bytes, or its directory."""
     packaged = PACKAGED.get(name)
     if packaged is not None:
         # Loaded from the very bytes that were verified, with no copy on disk to reassemble or go stale.
-        files = {file: _packaged_file(name, packaged, file) for file in packaged.files}
-        return WhisperModel(f"packaged:{name}", device=device, compute_type=compute_type, files=files)
+        return f"packaged:{name}", {file: _packaged_file(name, packaged, file) for file in packaged.files}
     directory = _directory(name)
     if sha256 is not None:
         with (directory / "model.bin").open("rb") as stream:
             _check(name, "model.bin", hashlib.file_digest(stream, "sha256").hexdigest(), sha256.lower())
-    return WhisperModel(str(directory), device=device, compute_type=compute_type)
+    return str(directory), None
 
 
 def _packaged_file(name: str, packaged: PackagedModel, file: str) -> bytes:
@@ -175,6 +184,9 @@ def _directory(name: str) -> Path:
     """A local model directory, or the cached copy of a hub model; never a download."""
     path = Path(name).expanduser()
     if not path.is_dir():
+        # faster-whisper knows which hub repository a name like `small` means; only such names import it.
+        from faster_whisper.utils import download_model
+
         try:
             path = Path(download_model(name, local_files_only=True))
         except (FileNotFoundError, ValueError) as exc:  # not in the cache; not a model name

@@ -4,7 +4,8 @@ Wiring for `POST /on-demand/{mediaId}/tracks/{trackId}/generate-subtitles` (spec
 
 * in the request handler, `if not supports(languageCode, settings)` answer 400 with
   `str(UnsupportedLanguageError(languageCode, settings))`, which names the model setting that would
-  handle the language; this reads no model, so the API stays light;
+  handle the language; this reads no model and imports no faster-whisper, CTranslate2 or numpy (they
+  take over a second to import), so the API stays light;
 * in the job, `transcribe(audio_file, languageCode, settings)` then `webvtt(cues(transcript))` is the
   subtitle track. Silence or music gives an empty transcript and so a WebVTT file with no cues,
   never invented words. Keep the transcript (a dataclass; see `transcript.py`) for summaries and chapters.
@@ -21,16 +22,17 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from faster_whisper.tokenizer import _LANGUAGE_CODES
-from faster_whisper.transcribe import Segment
-
-from reelhouse.ai import models, vtt
+from reelhouse.ai import languages, models, vtt
 from reelhouse.ai.transcript import NoSpeechError, Transcript, Word, ends_sentence, join
 from reelhouse.media.ffmpeg import run_ffmpeg
 from reelhouse.media.probe import probe
 from reelhouse.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    from faster_whisper.transcribe import Segment
 
 SAMPLE_RATE = 16_000  # what Whisper listens at
 # BCP-47 primary subtags that Whisper spells differently.
@@ -75,7 +77,7 @@ class Cue:
 def supports(language_code: str, settings: Settings) -> bool:
     """Whether the configured model recognises `language_code` (e.g. `en`, `en-US`, `fr-FR`)."""
     code = _whisper_code(language_code)
-    return code in _LANGUAGE_CODES if models.is_multilingual(settings) else code == "en"
+    return code in languages.CODES if models.is_multilingual(settings) else code == "en"
 
 
 def transcribe(audio_path: Path, language_code: str, settings: Settings) -> Transcript:
@@ -117,6 +119,8 @@ def _whisper_code(language_code: str) -> str:
 
 def _decode(audio_path: Path, settings: Settings) -> np.ndarray:
     """16 kHz mono samples of the first audio stream, decoded by ffmpeg from any format reelhouse ingests."""
+    import numpy as np  # here, the one place it is used, so that importing this module for `supports` stays light
+
     info = probe(audio_path)
     if info.audio is None:
         raise NoSpeechError(f"{audio_path.name} has no audio stream")

@@ -3,8 +3,9 @@
 Wiring for spec §7.18–7.19: the summary job loads the stored transcript and calls
 `summarize(transcript.text, summaryLength, settings, language=transcript.language)`; the string it
 returns is the `data` of `GET /on-demand/{mediaId}/summary`. `NoSpeechError` means the media says too
-little to summarise: show that as a clear state, never a made-up summary. Check `summaryLength`
-against `MIN_LENGTH`..`MAX_LENGTH` in the request handler (400), before queuing the job.
+little to summarise: show that as a clear state, never a made-up summary. The request (400) checks
+`summaryLength` against `MIN_LENGTH`..`MAX_LENGTH` before the job is queued, in its own schema: this
+module imports sumy, which the API does not load.
 
 Offline (the default) the summary is extractive: LexRank (sumy) picks the transcript's most central
 sentences, which are returned verbatim in their original order within the word budget. With

@@ -10,9 +10,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sumy.nlp.stemmers import Stemmer, null_stemmer
-from sumy.utils import get_stop_words
-
 # A sentence ends at a word ending in terminal punctuation, possibly followed by closing quotes or brackets.
 SENTENCE_END = re.compile(r"[.!?…。！？][\"')\]”’」]*$")
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
@@ -102,6 +99,10 @@ class Lexicon:
     @classmethod
     def for_language(cls, language: str) -> Lexicon:
         """sumy's stop words and NLTK's Snowball stemmers need no data download; other languages compare bare words."""
+        # Imported here, where the jobs build a Lexicon, so that chapter files and transcripts load no sumy or NLTK.
+        from sumy.nlp.stemmers import Stemmer, null_stemmer
+        from sumy.utils import get_stop_words
+
         try:
             return cls(Stemmer(language), get_stop_words(language))
         except LookupError:
