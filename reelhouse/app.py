@@ -9,7 +9,6 @@ from fastapi import APIRouter, FastAPI
 
 from reelhouse import __version__
 from reelhouse.api import ai, errors, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
-from reelhouse.jobs.handlers import HANDLERS
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
@@ -28,9 +27,9 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings, storage=storage)
         app.state.runtime = runtime
-        pool = WorkerPool(runtime, HANDLERS, settings.workers if workers else 0)
+        pool = WorkerPool(runtime, settings.workers if workers else 0)
         pool.start()
-        deliveries = DeliveryWorker(runtime.db, settings, settings.webhook_workers if workers else 0)
+        deliveries = DeliveryWorker(runtime, settings.webhook_workers if workers else 0)
         deliveries.start()
         sweeper = Sweeper(runtime)
         sweeper.start()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from reelhouse.db.engine import migrated
 from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
+from reelhouse.net.fetch import AddressPolicy
 from reelhouse.settings import Settings
 from reelhouse.tokens import DEFAULT_WORKSPACE, active_tokens, create_token, revoke, workspace_named
 from reelhouse.webhooks import endpoints
@@ -132,7 +133,7 @@ def webhooks_add(url: str, events: str | None, workspace: str, data_dir: Path | 
     """Add an endpoint; its signing secret is printed now and again only on rotation."""
     settings = load_settings(data_dir=data_dir)
     try:
-        endpoints.check_target(url, settings.address_policy)
+        endpoints.check_target(url, AddressPolicy.of(settings))
         wanted = None if events is None else check_events([e.strip() for e in events.split(",") if e.strip()])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from reelhouse.net.fetch import AddressPolicy
 
 GiB = 1024**3
 
@@ -101,10 +98,3 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
-
-    @cached_property
-    def address_policy(self) -> AddressPolicy:
-        return AddressPolicy(
-            allow_private=self.allow_private_urls,
-            allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in self.allowed_networks),
-        )

@@ -1,13 +1,13 @@
 """An unexpected failure still answers in the error envelope and leaves the connection usable."""
 
-from reelhouse import catalog
+from reelhouse.catalog import media
 
 
 def test_a_crash_is_a_500_envelope_and_the_connection_survives(api, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(catalog, "find_media", broken)
+    monkeypatch.setattr(media, "find_media", broken)
     crashed = api.get("/on-demand/00000000-0000-4000-8000-000000000000")
     assert crashed.status_code == 500
     assert crashed.json() == {"success": False, "error": {

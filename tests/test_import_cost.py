@@ -11,8 +11,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 HEAVY = {"faster_whisper", "ctranslate2", "numpy", "sumy"}
 
 
@@ -45,10 +43,17 @@ def test_what_request_handlers_call_is_light() -> None:
     assert heavy_modules_after(code) == []
 
 
-@pytest.mark.xfail(
-    reason="reelhouse.api.ai imports reelhouse.jobs.ai, which imports reelhouse.ai.summary and with it sumy and"
-    " numpy; the restructure moves the request handlers off the job module",
-    strict=False,
-)
 def test_importing_the_app_is_light() -> None:
     assert heavy_modules_after("import reelhouse.app") == []
+
+
+def test_a_worker_loads_the_speech_engine_only_for_speech_jobs() -> None:
+    """Step modules are imported when a worker first runs their kind."""
+    code = """
+        from reelhouse.jobs import registry
+
+        for kind in ["ingest", "transcode", "ladder", "mp4", "track"]:
+            registry.step(kind)
+    """
+    assert heavy_modules_after(code) == []
+    assert heavy_modules_after("from reelhouse.jobs import registry; registry.step('summary')") != []

@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from reelhouse.db.enums import JobKind
 from reelhouse.db.models import Job, Media, Workspace, utcnow
-from reelhouse.jobs.worker import Handler, JobContext, PermanentError, WorkerPool
+from reelhouse.jobs.params import TrackParams
+from reelhouse.jobs.queue import enqueue as enqueue_job
+from reelhouse.jobs.step import JobContext, PermanentError, Step
+from reelhouse.jobs.worker import WorkerPool
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from tests.conftest import wait_until
@@ -27,17 +31,17 @@ class Recorder:
         self.gave_up: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def run(self, ctx: JobContext) -> None:
+    def run(self, ctx: JobContext[TrackParams]) -> None:
         with self._lock:
             self.runs.append(ctx.job.id)
             attempt = len(self.runs)
         self.behaviour(attempt)
 
-    def give_up(self, rt: Runtime, job: Job, error: str) -> None:
+    def give_up(self, rt: Runtime, job: Job, params: TrackParams, error: str) -> None:
         self.gave_up.append((job.id, error))
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"probe": Handler(self.run, self.give_up)}
+    def step(self) -> Step[TrackParams]:
+        return Step(TrackParams, self.run, self.give_up)
 
 
 @pytest.fixture
@@ -59,11 +63,16 @@ def media_id(runtime: Runtime) -> str:
         return media.id
 
 
-def enqueue(rt: Runtime, media_id: str, params: dict[str, str] | None = None) -> str:
+KIND = JobKind.TRACK  # any kind: these tests run their own step for it
+
+
+def enqueue(rt: Runtime, media_id: str, revision: int = 1) -> str:
     with rt.db.write() as session:
-        workspace_id = session.get(Media, media_id).workspace_id
-        job = rt.jobs.enqueue(session, "probe", workspace_id=workspace_id, media_id=media_id, params=params)
-        return job.id
+        return enqueue_job(session, KIND, session.get(Media, media_id), TrackParams(track="t", revision=revision)).id
+
+
+def pool_for(rt: Runtime, step: Step[TrackParams], size: int) -> WorkerPool:
+    return WorkerPool(rt, size, steps=lambda kind: step, kinds=(KIND,), poll_seconds=0.05)
 
 
 def load(rt: Runtime, job_id: str) -> Job:
@@ -80,15 +89,15 @@ def make_claimable_now(rt: Runtime, job_id: str) -> None:
 
 
 def start_pool(rt: Runtime, recorder: Recorder) -> WorkerPool:
-    pool = WorkerPool(rt, recorder.handlers(), size=1, poll_seconds=0.05)
+    pool = pool_for(rt, recorder.step(), size=1)
     pool.start()
     return pool
 
 
 def test_enqueueing_the_same_step_twice_makes_one_job(runtime: Runtime, media_id: str) -> None:
-    first = enqueue(runtime, media_id, {"rung": "720p"})
-    again = enqueue(runtime, media_id, {"rung": "720p"})
-    other = enqueue(runtime, media_id, {"rung": "480p"})
+    first = enqueue(runtime, media_id, revision=1)
+    again = enqueue(runtime, media_id, revision=1)
+    other = enqueue(runtime, media_id, revision=2)
 
     assert again == first
     assert other != first
@@ -99,33 +108,33 @@ def test_enqueueing_the_same_step_twice_makes_one_job(runtime: Runtime, media_id
 def test_a_job_is_claimed_once_under_a_lease(runtime: Runtime, media_id: str) -> None:
     job_id = enqueue(runtime, media_id)
 
-    job = runtime.jobs.claim(["probe"])
+    job = runtime.jobs.claim([KIND])
 
     assert job is not None and job.id == job_id
     assert (job.status, job.attempts) == ("running", 1)
     assert job.lease_until is not None and job.lease_until > utcnow()
-    assert runtime.jobs.claim(["probe"]) is None
-    assert runtime.jobs.claim(["transcode"]) is None
+    assert runtime.jobs.claim([KIND]) is None
+    assert runtime.jobs.claim([JobKind.TRANSCODE]) is None
 
 
 def test_a_failed_attempt_is_retried_later_until_attempts_run_out(runtime: Runtime, media_id: str) -> None:
     job_id = enqueue(runtime, media_id)
 
     for attempt in (1, 2):
-        job = runtime.jobs.claim(["probe"])
+        job = runtime.jobs.claim([KIND])
         assert job is not None and job.attempts == attempt
         assert runtime.jobs.retry_or_fail(job, f"boom {attempt}", permanent=False) is False
         retry = load(runtime, job_id)
         assert (retry.status, retry.error, retry.lease_until) == ("queued", f"boom {attempt}", None)
         assert retry.run_after > utcnow()
-        assert runtime.jobs.claim(["probe"]) is None  # backing off
+        assert runtime.jobs.claim([KIND]) is None  # backing off
         make_claimable_now(runtime, job_id)
 
-    job = runtime.jobs.claim(["probe"])
+    job = runtime.jobs.claim([KIND])
     assert job is not None and job.attempts == 3
     assert runtime.jobs.retry_or_fail(job, "boom 3", permanent=False) is True
     assert (load(runtime, job_id).status, load(runtime, job_id).error) == ("failed", "boom 3")
-    assert runtime.jobs.claim(["probe"]) is None
+    assert runtime.jobs.claim([KIND]) is None
 
 
 def test_a_permanent_error_gives_up_at_once(runtime: Runtime, media_id: str) -> None:
@@ -134,9 +143,9 @@ def test_a_permanent_error_gives_up_at_once(runtime: Runtime, media_id: str) -> 
 
     recorder = Recorder(refuse)
     job_id = enqueue(runtime, media_id)
-    pool = WorkerPool(runtime, recorder.handlers(), size=0)
+    pool = pool_for(runtime, recorder.step(), size=0)
 
-    pool.run(runtime.jobs.claim(["probe"]))
+    pool.run(runtime.jobs.claim([KIND]))
 
     assert recorder.gave_up == [(job_id, "the input is not a video")]
     job = load(runtime, job_id)
@@ -164,7 +173,7 @@ def test_a_crashing_attempt_is_retried_and_then_succeeds(runtime: Runtime, media
 
 def test_a_dead_workers_job_is_taken_over_when_its_lease_runs_out(runtime: Runtime, media_id: str) -> None:
     job_id = enqueue(runtime, media_id)
-    assert runtime.jobs.claim(["probe"]) is not None  # a worker claims it, then dies without a word
+    assert runtime.jobs.claim([KIND]) is not None  # a worker claims it, then dies without a word
 
     recorder = Recorder()
     pool = start_pool(runtime, recorder)
@@ -196,16 +205,16 @@ def test_a_worker_survives_a_failing_give_up(runtime: Runtime, media_id: str) ->
         if attempt == 1:
             raise PermanentError("not media")
 
-    def broken_give_up(rt: Runtime, job: Job, error: str) -> None:
+    def broken_give_up(rt: Runtime, job: Job, params: TrackParams, error: str) -> None:
         raise RuntimeError("could not record the failure")
 
     recorder = Recorder(refuse)
-    pool = WorkerPool(runtime, {"probe": Handler(recorder.run, broken_give_up)}, size=1, poll_seconds=0.05)
+    pool = pool_for(runtime, Step(TrackParams, recorder.run, broken_give_up), size=1)
     pool.start()
     try:
-        first = enqueue(runtime, media_id, {"n": "1"})
+        first = enqueue(runtime, media_id, revision=1)
         wait_until(lambda: load(runtime, first).status == "failed", what="the first job failing")
-        second = enqueue(runtime, media_id, {"n": "2"})
+        second = enqueue(runtime, media_id, revision=2)
         wait_until(lambda: load(runtime, second).status == "done", what="the next job running")
     finally:
         pool.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from reelhouse.net.fetch import BlockedAddressError
+from reelhouse.net.fetch import AddressPolicy, BlockedAddressError
 from reelhouse.settings import Settings
 
 
@@ -28,7 +28,7 @@ def test_allowed_networks_from_environment(monkeypatch: pytest.MonkeyPatch, valu
 
 def test_allowed_networks_open_the_address_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REELHOUSE_ALLOWED_NETWORKS", "127.0.0.2/32,10.1.0.0/16")
-    policy = Settings().address_policy
+    policy = AddressPolicy.of(Settings())
     policy.check_ip("10.1.200.3")
     policy.check_ip("127.0.0.2")
     with pytest.raises(BlockedAddressError):

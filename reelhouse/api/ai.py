@@ -7,15 +7,11 @@ records), in `GET …/summary`, and as `/stream/{playbackId}/chapters.vtt`.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
 from reelhouse.api.deps import MediaIdDep, RuntimeDep, WorkspaceDep
-from reelhouse.api.media import get_media
 from reelhouse.api.routing import WireRoute
-from reelhouse.db.enums import InsightKind, InsightStatus, MediaStatus
-from reelhouse.db.models import Insight, Media
-from reelhouse.jobs import ai
-from reelhouse.runtime import Runtime
+from reelhouse.catalog import insights, media
+from reelhouse.db.enums import InsightKind, InsightStatus
 from reelhouse.wire import views
 from reelhouse.wire.errors import ApiError
 from reelhouse.wire.schemas import (
@@ -29,38 +25,15 @@ from reelhouse.wire.schemas import (
 router = APIRouter(route_class=WireRoute, tags=["in-video AI"])
 
 
-def _toggle(rt: Runtime, session: Session, media: Media, kind: InsightKind, enabled: bool, length: int | None) -> None:
-    """Off drops the result; on (again) makes it unless it is already made or being made as asked, so a failed
-    one is retried and a new summaryLength redoes the summary."""
-    insight = next((i for i in media.insights if i.kind == kind), None)
-    if not enabled:
-        if insight is not None:
-            media.insights.remove(insight)
-        return
-    if insight is not None and insight.length == length and insight.status != InsightStatus.FAILED:
-        return
-    if media.status == MediaStatus.FAILED:
-        raise ApiError(400, "Media failed", "A media that failed to process has nothing to work from.")
-    if insight is None:
-        insight = Insight(kind=kind)
-        media.insights.append(insight)
-    insight.status, insight.length, insight.data, insight.error = InsightStatus.PREPARING, length, None, None
-    session.flush()
-    if media.status == MediaStatus.READY:
-        ai.enqueue(rt, session, media, insight)
-
-
 @router.patch("/on-demand/{mediaId}/summary", response_model=Envelope[SummaryToggleOut],
               summary="Generate or turn off the video summary")
 def update_summary(
     media_id: MediaIdDep, body: UpdateSummaryRequest, rt: RuntimeDep, workspace: WorkspaceDep
 ) -> Envelope[SummaryToggleOut]:
     with rt.db.write() as session:
-        media = get_media(session, workspace, media_id)
-        _toggle(rt, session, media, InsightKind.SUMMARY, body.generate, body.summary_length)
-        out = SummaryToggleOut(media_id=media.id, is_summary_enabled=body.generate)
-    rt.jobs.notify()
-    return Envelope(data=out)
+        row = media.get_media(session, workspace, media_id)
+        insights.toggle(session, row, InsightKind.SUMMARY, body.generate, body.summary_length)
+        return Envelope(data=SummaryToggleOut(media_id=row.id, is_summary_enabled=body.generate))
 
 
 @router.get("/on-demand/{mediaId}/summary", response_model=Envelope[str], summary="Get the summary of a video")
@@ -69,7 +42,7 @@ def read_summary(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) 
     accepts only 200, like the SDK, gets an error whose message says which state: not enabled, not ready yet
     (ask again after `video.mediaAI.summary.ready`), or not available and why (e.g. too little speech)."""
     with rt.db.read() as session:
-        insight = views.insight(get_media(session, workspace, media_id), InsightKind.SUMMARY)
+        insight = views.insight(media.get_media(session, workspace, media_id), InsightKind.SUMMARY)
     if insight is None:
         raise ApiError(400, "Summary not enabled", "Summary is not enabled for the requested media")
     if insight.status == InsightStatus.PREPARING:
@@ -86,8 +59,6 @@ def update_chapters(
     media_id: MediaIdDep, body: UpdateChaptersRequest, rt: RuntimeDep, workspace: WorkspaceDep
 ) -> Envelope[ChaptersToggleOut]:
     with rt.db.write() as session:
-        media = get_media(session, workspace, media_id)
-        _toggle(rt, session, media, InsightKind.CHAPTERS, body.chapters, None)
-        out = ChaptersToggleOut(media_id=media.id, is_chapters_enabled=body.chapters)
-    rt.jobs.notify()
-    return Envelope(data=out)
+        row = media.get_media(session, workspace, media_id)
+        insights.toggle(session, row, InsightKind.CHAPTERS, body.chapters, None)
+        return Envelope(data=ChaptersToggleOut(media_id=row.id, is_chapters_enabled=body.chapters))

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reelhouse import catalog
 from reelhouse.api.deps import MediaIdDep, RuntimeDep, WorkspaceDep, uuid_param
 from reelhouse.api.routing import WireRoute
-from reelhouse.db.models import Media, PlaybackId
+from reelhouse.catalog.media import find_media, get_media, new_playback_id
+from reelhouse.db.models import PlaybackId
 from reelhouse.runtime import Runtime
 from reelhouse.wire import views
 from reelhouse.wire.errors import ApiError, not_found
@@ -24,16 +24,11 @@ PlaybackIdDep = Annotated[str, Depends(uuid_param("playbackId"))]
 PlaybackIdQueryDep = Annotated[str, Depends(uuid_param("playbackId", Query))]
 
 
-def _media(session: Session, workspace_id: str, media_id: str) -> Media:
-    media = catalog.find_media(session, workspace_id, media_id)
-    if media is None:
-        raise not_found()
-    return media
-
-
 def _playback(session: Session, workspace_id: str, media_id: str, playback_id: str) -> PlaybackId:
     """The playback ID only when it belongs to this media of this workspace: others are indistinguishable from none."""
-    media = _media(session, workspace_id, media_id)
+    media = find_media(session, workspace_id, media_id)
+    if media is None:
+        raise not_found()
     row = session.scalar(select(PlaybackId).where(PlaybackId.id == playback_id, PlaybackId.media_id == media.id))
     if row is None:
         raise not_found("Playback ID")
@@ -52,8 +47,8 @@ def create_playback_id(
     if body.access_policy == "drm":
         raise ApiError(400, "Unsupported option", "DRM playback is not supported by this server")
     with rt.db.write() as session:
-        media = _media(session, workspace, media_id)
-        row = catalog.new_playback_id(body.access_policy, body.access_restrictions)
+        media = get_media(session, workspace, media_id)
+        row = new_playback_id(body.access_policy, body.access_restrictions)
         row.resolution = body.resolution
         media.playback_ids.append(row)
         session.flush()
@@ -65,7 +60,7 @@ def create_playback_id(
 )
 def list_playback_ids(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[list[PlaybackIdOut]]:
     with rt.db.read() as session:
-        media = _media(session, workspace, media_id)
+        media = get_media(session, workspace, media_id)
         return Envelope(data=[views.playback_id(row) for row in media.playback_ids])
 
 

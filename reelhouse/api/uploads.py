@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from sqlalchemy.orm import selectinload
 
 from reelhouse.api.deps import PageDep, RuntimeDep, UploadIdDep, WorkspaceDep
-from reelhouse.api.media import refuse_unsupported
 from reelhouse.api.routing import WireRoute
-from reelhouse.api.tracks import check_speech_language
+from reelhouse.catalog.media import refuse_unsupported
+from reelhouse.catalog.tracks import check_speech_language
+from reelhouse.db.enums import UploadStatus
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.storage.keys import upload_prefix
 from reelhouse.webhooks.events import emit_upload
@@ -31,7 +32,7 @@ def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: Workspac
         refuse_unsupported(settings, "startTime/endTime trimming is not supported by this server yet")
     refuse_unsupported(settings)
     if settings.subtitles is not None:
-        check_speech_language(rt, settings.subtitles.language_code)
+        check_speech_language(rt.settings, settings.subtitles.language_code)
     timeout = body.timeout or rt.settings.upload_default_timeout
     if timeout > rt.settings.upload_max_timeout:
         raise invalid_field("timeout", f"must be at most {rt.settings.upload_max_timeout} seconds")
@@ -54,7 +55,7 @@ def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: Workspac
 @router.get("/on-demand/uploads", response_model=ListEnvelope[UploadOut], summary="Get all unused upload URLs")
 def list_uploads(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[UploadOut]:
     with rt.db.read() as session:
-        rows, pagination = page.select(session, Upload, Upload.workspace_id == workspace, Upload.status != "completed",
+        rows, pagination = page.select(session, Upload, Upload.workspace_id == workspace, Upload.status != UploadStatus.COMPLETED,
                                        by=Upload.created_at, options=[selectinload(Upload.media)])
         data = [views.upload(row, rt.upload_urls.url(row.id, row.expires_at)) for row in rows]
     return ListEnvelope(data=data, pagination=pagination)
@@ -68,9 +69,9 @@ def cancel_upload(upload_id: UploadIdDep, rt: RuntimeDep, workspace: WorkspaceDe
         upload = session.get(Upload, upload_id, with_for_update=True)
         if upload is None or upload.workspace_id != workspace:
             raise not_found("Upload")
-        if upload.status == "completed":
+        if upload.status == UploadStatus.COMPLETED:
             raise ApiError(400, "Upload already completed", "The file was fully received and its media was created.")
-        upload.status = "cancelled"
+        upload.status = UploadStatus.CANCELLED
         session.flush()
         url = rt.upload_urls.url(upload.id, upload.expires_at)
         emit_upload(session, "video.media.upload.cancelled", upload, url=url)

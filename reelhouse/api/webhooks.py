@@ -27,7 +27,7 @@ DeliveryIdPath = Annotated[str, Path(alias="deliveryId", max_length=255)]
 def check_target_field(rt: Runtime, url: str) -> None:
     """A URL that cannot receive webhooks is a 422 on the `url` field."""
     try:
-        endpoints.check_target(url, rt.settings.address_policy)
+        endpoints.check_target(url, rt.address_policy)
     except endpoints.InvalidTarget as exc:
         raise invalid_field("url", str(exc)) from None
 

@@ -3,11 +3,16 @@
 SQLite runs in WAL mode so readers never wait for the writer. Write transactions start with
 `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can fail with "database is
 locked" when another writer got in between, while an immediate one simply waits its turn.
+
+Code that holds only a write session announces work that becomes due with its transaction (`after_commit`):
+the database hands it to `on_commit` (the dispatch seam) once, and only if, the transaction commits. Sessions
+also carry the public base URL (`public_url`), for the links inside objects rendered as clients see them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,7 +23,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reelhouse.settings import Settings
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+_DUE = "reelhouse.due"  # session.info key: work announced in the open transaction
+_PUBLIC_URL = "reelhouse.public_url"
+OnCommit = Callable[[list[object]], None]
+
+
+def after_commit(session: Session, work: object) -> None:
+    """`work` reaches the database's `on_commit` once this write transaction commits; nothing when it rolls back."""
+    session.info.setdefault(_DUE, []).append(work)
+
+
+def public_url(session: Session) -> str:
+    """The externally visible base URL of this server, e.g. `https://video.example.com`."""
+    return session.info[_PUBLIC_URL]
 
 
 def make_engine(url: str) -> Engine:
@@ -53,10 +73,10 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_database(settings: Settings) -> Database:
+def open_database(settings: Settings, on_commit: OnCommit | None = None) -> Database:
     """The configured database with its schema up to date; the data dir is made first, since SQLite lives there."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, public_url=settings.base_url, on_commit=on_commit)
     db.migrate()
     return db
 
@@ -74,10 +94,22 @@ def migrated(settings: Settings) -> Iterator[Database]:
 class Database:
     """Hands out sessions: `read()` for queries, `write()` for a transaction that changes rows."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, public_url: str = "", on_commit: OnCommit | None = None) -> None:
         self.engine = make_engine(url)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.engine.execution_options(write=True), expire_on_commit=False)
+        info = {_PUBLIC_URL: public_url}
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self._write = sessionmaker(self.engine.execution_options(write=True), expire_on_commit=False, info=info)
+        self._on_commit = on_commit
+        event.listen(self._write, "after_commit", self._committed)
+        event.listen(self._write, "after_rollback", lambda session: session.info.pop(_DUE, None))
+
+    def _committed(self, session: Session) -> None:
+        due = session.info.pop(_DUE, None)
+        if due and self._on_commit is not None:
+            try:
+                self._on_commit(due)
+            except Exception:  # the rows are committed: a poll or a sweep finds what was not handed on
+                log.exception("could not hand on work after a commit")
 
     def migrate(self) -> None:
         migrate(self.engine)

@@ -11,18 +11,20 @@ whose message the track or the media's record shows.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from reelhouse.ai import chapters, models, speech, summary, transcript
+from reelhouse.catalog.tracks import rendition_name
 from reelhouse.db.enums import InsightKind, InsightStatus
 from reelhouse.db.models import Insight, Job, Media, Track, Transcript
 from reelhouse.jobs import tracks
-from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.jobs.params import InsightParams, TrackParams
+from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import FFmpegError
 from reelhouse.media.probe import ProbeError
@@ -34,25 +36,12 @@ TRANSCRIPT = TypeAdapter(transcript.Transcript)
 DEFAULT_LANGUAGE = "en"  # what summaries and chapters transcribe in when nothing says which language is spoken
 
 
-def media_ready(rt: Runtime, session: Session, media: Media) -> None:
-    """Summaries and chapters asked for before the media was playable are made now."""
-    for insight in media.insights:
-        if insight.status == InsightStatus.PREPARING:
-            enqueue(rt, session, media, insight)
-
-
-def enqueue(rt: Runtime, session: Session, media: Media, insight: Insight) -> None:
-    """A job for the insight as now asked for, in the caller's transaction."""
-    params = {"length": insight.length} if insight.length is not None else {}
-    rt.jobs.enqueue(session, insight.kind, workspace_id=media.workspace_id, media_id=media.id, params=params)
-
-
-def run_speech(ctx: JobContext) -> None:
+def run_speech(ctx: JobContext[TrackParams]) -> None:
     tracks.make(ctx, _generated_subtitles)
 
 
 def _generated_subtitles(
-    ctx: JobContext, media: Media, track: Track, timeline: hls.MediaPlaylist, folder: Path
+    ctx: JobContext[TrackParams], media: Media, track: Track, timeline: hls.MediaPlaylist, folder: Path
 ) -> str:
     """The track's cues from what its audio says; silence gives a subtitle track without cues, never invented words."""
     words = _transcript(ctx, media.id, track.source_track_id, track.language_code)
@@ -60,11 +49,11 @@ def _generated_subtitles(
     return tracks.segment_subtitles(tracks.subtitle_cues(text.encode(), timeline), folder, timeline)
 
 
-def run_insight(ctx: JobContext) -> None:
+def run_insight(ctx: JobContext[InsightParams]) -> None:
     rt = ctx.runtime
-    kind, length = InsightKind(ctx.job.kind), ctx.job.params.get("length")
+    kind, length = InsightKind(ctx.job.kind), ctx.params.length
     with rt.db.read() as session:
-        media = session.get(Media, ctx.job.media_id)
+        media = session.get(Media, ctx.media_id)
         if media is None or _wanted(media, kind, length) is None:
             return
     words = _transcript(ctx, media.id, None, None)
@@ -79,10 +68,10 @@ def run_insight(ctx: JobContext) -> None:
     _record(rt, media.id, kind, length, InsightStatus.READY, data=data)
 
 
-def give_up_insight(rt: Runtime, job: Job, error: str) -> None:
+def give_up_insight(rt: Runtime, job: Job, params: InsightParams, error: str) -> None:
     """The media's record shows `failed` with the reason, e.g. that it says too little to summarise."""
     if job.media_id is not None:
-        _record(rt, job.media_id, InsightKind(job.kind), job.params.get("length"), InsightStatus.FAILED, error=error)
+        _record(rt, job.media_id, InsightKind(job.kind), params.length, InsightStatus.FAILED, error=error)
 
 
 def _wanted(media: Media, kind: InsightKind, length: int | None) -> Insight | None:
@@ -101,12 +90,12 @@ def _record(rt: Runtime, media_id: str, kind: InsightKind, length: int | None, s
         insight.status, insight.data, insight.error = status, data, error
         session.flush()
         if status == InsightStatus.READY:
-            emit_media(session, f"video.mediaAI.{kind}.ready", media, base_url=rt.settings.base_url)
-        emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
+            emit_media(session, f"video.mediaAI.{kind}.ready", media)
+        emit_media(session, "video.media.updated", media)
 
 
 def _transcript(
-    ctx: JobContext, media_id: str, audio_id: str | None, language_code: str | None
+    ctx: JobContext[Any], media_id: str, audio_id: str | None, language_code: str | None
 ) -> transcript.Transcript:
     """What an audio track (None: the original's) says in `language_code` (None: any stored transcript, else the
     language the `subtitles` option names, else English): the stored transcript, or a new one, stored."""
@@ -122,7 +111,7 @@ def _transcript(
             Transcript.track_id == audio.id, Transcript.revision == audio.revision, Transcript.language == language))
         if stored is not None:
             return TRANSCRIPT.validate_json(stored)
-        rendition = tracks.rendition_name(audio.id, audio.revision)  # an added track's current file
+        rendition = rendition_name(audio.id, audio.revision)  # an added track's current file
         published = any(r.name == rendition for r in media.renditions)
     path = ctx.scratch / "speech.flac"
     if audio.stream_index is not None:
@@ -167,22 +156,24 @@ def _primary(language_code: str) -> str:
     return language_code.split("-")[0].lower()
 
 
-def _join_rendition(ctx: JobContext, media_id: str, name: str) -> Path:
+def _join_rendition(ctx: JobContext[Any], media_id: str, name: str) -> Path:
     """An added audio track's published rendition as one fragmented MP4: its init segment, then its media segments."""
     rt = ctx.runtime
     prefix = rendition_prefix(media_id, name)
-    with rt.storage.open(f"{prefix}/index.m3u8") as f:
-        playlist = hls.parse_media_playlist(f.read().decode())
+    playlist = hls.parse_media_playlist(rt.storage.read(f"{prefix}/index.m3u8").decode())
     joined = ctx.scratch / "track.mp4"
     with joined.open("wb") as out:
         for uri in [*([playlist.init] if playlist.init else []), *(uri for uri, _ in playlist.segments)]:
-            with rt.storage.open(f"{prefix}/{uri}") as part:
-                shutil.copyfileobj(part, out)
+            out.writelines(rt.storage.stream(f"{prefix}/{uri}"))
     return joined
 
 
-def _extract(ctx: JobContext, source: Path, stream: str, dest: Path, duration: float) -> None:
+def _extract(ctx: JobContext[Any], source: Path, stream: str, dest: Path, duration: float) -> None:
     """One audio stream as 16 kHz mono FLAC, what Whisper listens to, small enough to keep in scratch."""
     args = ["-y", "-i", str(source), "-map", stream, "-vn", "-ac", "1", "-ar", str(speech.SAMPLE_RATE), "-c:a", "flac",
             str(dest)]
     ctx.ffmpeg(args, duration=duration, work=0.1, what="the audio could not be read")
+
+
+SPEECH = Step(TrackParams, run_speech, tracks.give_up)
+INSIGHT = Step(InsightParams, run_insight, give_up_insight)

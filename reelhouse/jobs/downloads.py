@@ -7,37 +7,21 @@ an outcome is not made again, so re-running a job is safe.
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
+from reelhouse.db.enums import DownloadStatus
 from reelhouse.db.models import Download, Job, Media
-from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.jobs.params import Mp4Params
+from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import mp4
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import download_key, original_key
 from reelhouse.webhooks.events import emit_media
 
 
-def media_ready(rt: Runtime, session: Session, media: Media) -> None:
-    """What a media that just became Ready owes its downloads: the renditions it asked for, and `source.ready`."""
-    enqueue(rt, session, media)
-    if media.source_access:
-        emit_media(session, "video.media.source.ready", media, base_url=rt.settings.base_url)
-
-
-def enqueue(rt: Runtime, session: Session, media: Media) -> None:
-    """A job for each requested rendition without an outcome, in the caller's transaction."""
-    settled = {d.type for d in media.downloads}
-    for kind in mp4.requested(media.mp4_support):
-        if kind.type not in settled:
-            rt.jobs.enqueue(session, "mp4", workspace_id=media.workspace_id, media_id=media.id,
-                            params={"type": kind.type})
-
-
-def run(ctx: JobContext) -> None:
+def run(ctx: JobContext[Mp4Params]) -> None:
     rt = ctx.runtime
-    kind = mp4.KINDS[ctx.job.params["type"]]
+    kind = mp4.KINDS[ctx.params.type]
     with rt.db.read() as session:
-        media = session.get(Media, ctx.job.media_id)
+        media = session.get(Media, ctx.media_id)
         if media is None or kind not in mp4.requested(media.mp4_support):
             return
         if any(d.type == kind.type for d in media.downloads):
@@ -57,16 +41,18 @@ def run(ctx: JobContext) -> None:
             size = None
         ctx.ffmpeg(args, duration=info.duration, work=1, what=f"making {kind.file} failed")
     rt.storage.put_file(download_key(media.id, kind.file), dest)
-    _record(rt, media.id, kind, "ready", size)
+    _record(rt, media.id, kind, DownloadStatus.READY, size)
 
 
-def give_up(rt: Runtime, job: Job, error: str) -> None:
+def give_up(rt: Runtime, job: Job, params: Mp4Params, error: str) -> None:
     """The rendition shows `failed`; the job row keeps the reason for operators."""
     if job.media_id is not None:
-        _record(rt, job.media_id, mp4.KINDS[job.params["type"]], "failed", None)
+        _record(rt, job.media_id, mp4.KINDS[params.type], DownloadStatus.FAILED, None)
 
 
-def _record(rt: Runtime, media_id: str, kind: mp4.Kind, status: str, size: tuple[int, int] | None) -> None:
+def _record(
+    rt: Runtime, media_id: str, kind: mp4.Kind, status: DownloadStatus, size: tuple[int, int] | None
+) -> None:
     """Keeps the first outcome while the rendition is still requested, and announces `mp4Support.ready` once
     every requested rendition has one."""
     with rt.db.write() as session:
@@ -82,5 +68,8 @@ def _record(rt: Runtime, media_id: str, kind: mp4.Kind, status: str, size: tuple
         width, height = size or (None, None)
         media.downloads.append(Download(type=kind.type, status=status, width=width, height=height))
         statuses = {d.type: d.status for d in media.downloads}
-        if all(k.type in statuses for k in requested) and "ready" in statuses.values():
-            emit_media(session, "video.media.mp4Support.ready", media, base_url=rt.settings.base_url)
+        if all(k.type in statuses for k in requested) and DownloadStatus.READY in statuses.values():
+            emit_media(session, "video.media.mp4Support.ready", media)
+
+
+STEP = Step(Mp4Params, run, give_up)

@@ -3,23 +3,25 @@
 A job is keyed by (media, step, params), so enqueueing the same step twice is a no-op. A worker
 holds a lease it renews while the job runs; when a worker dies its lease runs out and any worker
 claims the job again. Claiming is a compare-and-set UPDATE, which is race-free on SQLite and
-PostgreSQL alike.
+PostgreSQL alike. Enqueueing announces the job to the dispatch seam once the transaction commits.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from reelhouse.db.engine import Database
-from reelhouse.db.models import Job, utcnow
+from reelhouse.db.engine import Database, after_commit
+from reelhouse.db.enums import JobKind, JobStatus
+from reelhouse.db.models import Job, Media, utcnow
+from reelhouse.jobs.dispatch import JobQueued
+from reelhouse.jobs.params import Params
 from reelhouse.settings import Settings
 
 
@@ -27,43 +29,41 @@ def job_key(kind: str, media_id: str | None, params: dict[str, Any]) -> str:
     return f"{kind}:{media_id}:{json.dumps(params, sort_keys=True, separators=(',', ':'))}"
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+def enqueue(session: Session, kind: JobKind, media: Media, params: Params | None = None) -> Job:
+    """Adds the job to the caller's transaction, so it exists exactly when the change that needs it commits;
+    a job that already ran (done or failed) is queued afresh."""
+    stored = params.model_dump(exclude_none=True) if params is not None else {}
+    key = job_key(kind, media.id, stored)
+    job = session.scalar(select(Job).where(Job.key == key))
+    if job is None:
+        job = Job(key=key, kind=kind, workspace_id=media.workspace_id, media_id=media.id, params=stored)
+        session.add(job)
+    elif job.status in (JobStatus.DONE, JobStatus.FAILED):
+        job.status, job.attempts, job.error, job.progress, job.run_after = JobStatus.QUEUED, 0, None, 0.0, utcnow()
+    session.flush()
+    after_commit(session, JobQueued(job.id, kind))
+    return job
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(
-        and_(Job.status == "queued", Job.run_after <= now),
-        and_(Job.status == "running", Job.lease_until < now),
+        and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
+        and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
     )
 
 
-def _held(job: Job):  # type: ignore[no-untyped-def]
+def _held(job: Job) -> tuple[ColumnElement[bool], ...]:
     """The claim `job` came from is still this worker's: each claim bumps `attempts`, so it names the claim."""
-    return Job.id == job.id, Job.status == "running", Job.attempts == job.attempts
+    return Job.id == job.id, Job.status == JobStatus.RUNNING, Job.attempts == job.attempts
 
 
 class JobQueue:
+    """Claiming and settling jobs, for whatever runs them."""
+
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.lease = timedelta(seconds=settings.job_lease_seconds)
         self.max_attempts = settings.job_max_attempts
-        self.wakeup = threading.Event()
-
-    def enqueue(
-        self, session: Session, kind: str, *, workspace_id: str, media_id: str | None, params: dict[str, Any] | None = None
-    ) -> Job:
-        """Adds the job to the caller's transaction, so it exists exactly when the change that needs it commits."""
-        params = params or {}
-        key = job_key(kind, media_id, params)
-        job = session.scalar(select(Job).where(Job.key == key))
-        if job is None:
-            job = Job(key=key, kind=kind, workspace_id=workspace_id, media_id=media_id, params=params)
-            session.add(job)
-        elif job.status in ("done", "failed"):
-            job.status, job.attempts, job.error, job.progress, job.run_after = "queued", 0, None, 0.0, utcnow()
-        session.flush()
-        return job
-
-    def notify(self) -> None:
-        """Wakes idle workers in this process (others find the job at their next poll)."""
-        self.wakeup.set()
 
     def claim(self, kinds: Iterable[str]) -> Job | None:
         kinds = list(kinds)
@@ -76,7 +76,7 @@ class JobQueue:
                 claimed = session.execute(
                     update(Job)
                     .where(Job.id == job_id, _claimable(now))
-                    .values(status="running", attempts=Job.attempts + 1, lease_until=now + self.lease)
+                    .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, lease_until=now + self.lease)
                 )
                 if claimed.rowcount == 1:
                     return session.get(Job, job_id)
@@ -95,7 +95,7 @@ class JobQueue:
     def complete(self, job: Job) -> None:
         with self.db.write() as session:
             session.execute(
-                update(Job).where(*_held(job)).values(status="done", progress=1.0, lease_until=None, error=None)
+                update(Job).where(*_held(job)).values(status=JobStatus.DONE, progress=1.0, lease_until=None, error=None)
             )
 
     def retry_or_fail(self, job: Job, error: str, *, permanent: bool) -> bool:
@@ -105,9 +105,9 @@ class JobQueue:
         with self.db.write() as session:
             values: dict[str, Any] = {"error": error[:4000], "lease_until": None}
             if give_up:
-                values["status"] = "failed"
+                values["status"] = JobStatus.FAILED
             else:
                 delay = min(300.0, 2.0 ** job.attempts) * (0.5 + random.random())
-                values.update(status="queued", run_after=utcnow() + timedelta(seconds=delay))
+                values.update(status=JobStatus.QUEUED, run_after=utcnow() + timedelta(seconds=delay))
             held = session.execute(update(Job).where(*_held(job)).values(**values)).rowcount == 1
         return give_up and held

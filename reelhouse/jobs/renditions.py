@@ -23,5 +23,4 @@ def upload(rt: Runtime, media_id: str, name: str, folder: Path, playlist: hls.Me
 def reference_playlist(rt: Runtime, media: Media) -> hls.MediaPlaylist:
     """The first published rendition's playlist, video before audio: the timeline every later rendition follows."""
     first = min(media.renditions, key=lambda r: r.type != "video")
-    with rt.storage.open(f"{rendition_prefix(media.id, first.name)}/index.m3u8") as f:
-        return hls.parse_media_playlist(f.read().decode())
+    return hls.parse_media_playlist(rt.storage.read(f"{rendition_prefix(media.id, first.name)}/index.m3u8").decode())

@@ -12,61 +12,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy.orm import Session
 from webvtt import Caption
 
+from reelhouse.catalog.tracks import label, rendition_name
 from reelhouse.db.enums import TrackStatus
 from reelhouse.db.models import Job, Media, Rendition, Track
-from reelhouse.jobs.ingest import fetch
+from reelhouse.jobs.params import TrackParams
 from reelhouse.jobs.renditions import reference_playlist, upload
-from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls, subtitles
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import rendition_prefix
 from reelhouse.webhooks.events import emit_media
 
-KIND = "track"
-SPEECH_KIND = "speech"  # generated subtitle tracks
 # Writes a track's rendition files into a folder, on the media's timeline, and returns their codecs.
-Produce = Callable[[JobContext, Media, Track, hls.MediaPlaylist, Path], str]
+Produce = Callable[[JobContext[TrackParams], Media, Track, hls.MediaPlaylist, Path], str]
 
 
-def rendition_name(track_id: str, revision: int) -> str:
-    """A folder per revision, so a replacement never writes over files players are reading."""
-    return f"track-{track_id}-{revision}"
-
-
-def label(track: Track, rendition: Rendition) -> None:
-    """What players list for the track, copied onto its rendition so the master playlist needs only renditions."""
-    rendition.language = track.language_code
-    rendition.label = track.language_name
-    rendition.characteristics = hls.CLOSED_CAPTIONS if track.type == "subtitle" and track.closed_captions else None
-
-
-def enqueue(rt: Runtime, session: Session, media: Media, track: Track) -> None:
-    """A job for the track's current file, in the caller's transaction."""
-    rt.jobs.enqueue(session, SPEECH_KIND if track.generated else KIND, workspace_id=media.workspace_id,
-                    media_id=media.id, params={"track": track.id, "revision": track.revision})
-
-
-def media_ready(rt: Runtime, session: Session, media: Media) -> None:
-    """Tracks added before the media was playable are made now that there is a timeline to align them to."""
-    for track in media.tracks:
-        if track.status == TrackStatus.PREPARING:
-            enqueue(rt, session, media, track)
-
-
-def run(ctx: JobContext) -> None:
+def run(ctx: JobContext[TrackParams]) -> None:
     make(ctx, _from_url)
 
 
-def make(ctx: JobContext, produce: Produce) -> None:
+def make(ctx: JobContext[TrackParams], produce: Produce) -> None:
     """What every track job does around `produce`: drop a stale job's files, then store and publish the rendition."""
     rt = ctx.runtime
-    track_id, revision = ctx.job.params["track"], ctx.job.params["revision"]
+    track_id, revision = ctx.params.track, ctx.params.revision
     name = rendition_name(track_id, revision)
     with rt.db.read() as session:
-        media = session.get(Media, ctx.job.media_id)
+        media = session.get(Media, ctx.media_id)
         if media is None:
             return
         track = session.get(Track, track_id)
@@ -89,12 +62,12 @@ def make(ctx: JobContext, produce: Produce) -> None:
     _publish(rt, media.id, track.id, revision, rendition)
 
 
-def _from_url(ctx: JobContext, media: Media, track: Track, timeline: hls.MediaPlaylist, folder: Path) -> str:
+def _from_url(ctx: JobContext[TrackParams], media: Media, track: Track, timeline: hls.MediaPlaylist, folder: Path) -> str:
     rt = ctx.runtime
     source = ctx.scratch / "source"
     is_subtitle = track.type == "subtitle"
     limit = min(rt.settings.max_source_bytes, subtitles.MAX_BYTES) if is_subtitle else rt.settings.max_source_bytes
-    fetch(rt, track.url or "", source, max_bytes=limit, what=f"{track.type} track")
+    ctx.fetch(track.url or "", source, max_bytes=limit, what=f"{track.type} track")
     if not is_subtitle:
         return _encode_audio(ctx, source, folder, timeline.duration, media.optimize_audio)
     captions = subtitle_cues(source.read_bytes(), timeline)
@@ -121,7 +94,7 @@ def segment_subtitles(captions: list[Caption], folder: Path, timeline: hls.Media
     return "wvtt"
 
 
-def _encode_audio(ctx: JobContext, source: Path, folder: Path, duration: float, optimize_audio: bool) -> str:
+def _encode_audio(ctx: JobContext[TrackParams], source: Path, folder: Path, duration: float, optimize_audio: bool) -> str:
     """AAC on the media's timeline, from any format ffmpeg decodes."""
     audio = ctx.probe(source, what="not an audio file").audio
     if audio is None:
@@ -149,20 +122,23 @@ def _publish(rt: Runtime, media_id: str, track_id: str, revision: int, rendition
             track.status, track.error = TrackStatus.AVAILABLE, None
             session.flush()
             ready = "video.media.subtitle.generated.ready" if track.generated else "video.media.track.ready"
-            emit_media(session, ready, media, base_url=rt.settings.base_url)
-            emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
+            emit_media(session, ready, media)
+            emit_media(session, "video.media.updated", media)
             unused = [old.name for old in previous]
     for name in unused:
         rt.storage.delete_prefix(rendition_prefix(media_id, name))
 
 
-def give_up(rt: Runtime, job: Job, error: str) -> None:
+def give_up(rt: Runtime, job: Job, params: TrackParams, error: str) -> None:
     """The track shows `failed` with the reason; whatever rendition it had plays on."""
     with rt.db.write() as session:
         media = session.get(Media, job.media_id)
-        track = session.get(Track, job.params["track"])
-        if media is None or track is None or track.revision != job.params["revision"]:
+        track = session.get(Track, params.track)
+        if media is None or track is None or track.revision != params.revision:
             return
         track.status, track.error = TrackStatus.FAILED, error
         session.flush()
-        emit_media(session, "video.media.updated", media, base_url=rt.settings.base_url)
+        emit_media(session, "video.media.updated", media)
+
+
+STEP = Step(TrackParams, run, give_up)

@@ -14,18 +14,17 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from reelhouse.catalog.media import mark_failed, mark_ready, set_status
 from reelhouse.db.enums import MediaStatus
 from reelhouse.db.models import Job, Media, Rendition
-from reelhouse.jobs import ai, downloads, tracks
-from reelhouse.jobs.ingest import set_status
+from reelhouse.jobs.params import Params
 from reelhouse.jobs.renditions import reference_playlist, upload
-from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
 from reelhouse.media.ladder import Rung, can_copy, copy_rung, ladder
 from reelhouse.media.probe import StreamInfo, max_keyframe_gap
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key
-from reelhouse.webhooks.events import emit_media
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class Output:
     audio_copied: bool = False
 
 
-def _run(ctx: JobContext, args: list[str], outputs: list[Output], duration: float, work: float) -> None:
+def _run(ctx: JobContext[Params], args: list[str], outputs: list[Output], duration: float, work: float) -> None:
     """Runs ffmpeg into freshly made output folders."""
     for output in outputs:
         (ctx.scratch / "hls" / output.name).mkdir(parents=True, exist_ok=True)
@@ -79,19 +78,11 @@ def publish(rt: Runtime, media_id: str, out: Path, outputs: list[Output], *, rea
             return False
         media.renditions.extend(renditions)
         if ready:
-            media.status = MediaStatus.READY
-            media.error = None
-            rt.jobs.enqueue(session, "ladder", workspace_id=media.workspace_id, media_id=media.id)
-            session.flush()
-            emit_media(session, "video.media.ready", media, base_url=rt.settings.base_url)
-            downloads.media_ready(rt, session, media)
-            tracks.media_ready(rt, session, media)
-            ai.media_ready(rt, session, media)
-    rt.jobs.notify()
+            mark_ready(session, media)
     return True
 
 
-def _load(rt: Runtime, media_id: str | None) -> tuple[Media, set[str]] | None:
+def _load(rt: Runtime, media_id: str) -> tuple[Media, set[str]] | None:
     with rt.db.read() as session:
         media = session.get(Media, media_id)
         if media is None:
@@ -99,15 +90,15 @@ def _load(rt: Runtime, media_id: str | None) -> tuple[Media, set[str]] | None:
         return media, {r.name for r in media.renditions}
 
 
-def run_playable(ctx: JobContext) -> None:
+def run_playable(ctx: JobContext[Params]) -> None:
     rt = ctx.runtime
-    loaded = _load(rt, ctx.job.media_id)
+    loaded = _load(rt, ctx.media_id)
     if loaded is None:
         return
     media, existing = loaded
     if existing:  # an earlier attempt published it, Ready and the ladder job in the same transaction
         return
-    set_status(rt, media.id, MediaStatus.PROCESSING)
+    set_status(rt.db, media.id, MediaStatus.PROCESSING)
     out = ctx.scratch / "hls"
     with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
         info = ctx.probe(source)
@@ -132,9 +123,9 @@ def run_playable(ctx: JobContext) -> None:
     publish(rt, media.id, out, outputs, ready=True)
 
 
-def run_ladder(ctx: JobContext) -> None:
+def run_ladder(ctx: JobContext[Params]) -> None:
     rt = ctx.runtime
-    loaded = _load(rt, ctx.job.media_id)
+    loaded = _load(rt, ctx.media_id)
     if loaded is None:
         return
     media, existing = loaded
@@ -158,17 +149,18 @@ def _segment_starts(rt: Runtime, media: Media) -> list[float]:
     return [max(0.0, t - 0.001) for t in reference_playlist(rt, media).starts()]
 
 
-def give_up_playable(rt: Runtime, job: Job, error: str) -> None:
+def give_up_playable(rt: Runtime, job: Job, params: Params, error: str) -> None:
     with rt.db.write() as session:
         media = session.get(Media, job.media_id)
         if media is not None and not media.renditions:
-            media.status = MediaStatus.FAILED
-            media.error = error
-            session.flush()
-            emit_media(session, "video.media.failed", media, base_url=rt.settings.base_url)
+            mark_failed(session, media, error)
 
 
-def give_up_ladder(rt: Runtime, job: Job, error: str) -> None:
+def give_up_ladder(rt: Runtime, job: Job, params: Params, error: str) -> None:
     """The media stays Ready on the renditions it has; the job row keeps the error for operators."""
     log.error("media %s: ladder failed, playing with fewer renditions: %s", job.media_id, error)
+
+
+PLAYABLE = Step(Params, run_playable, give_up_playable)
+LADDER = Step(Params, run_ladder, give_up_ladder)
 

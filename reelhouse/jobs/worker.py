@@ -1,7 +1,7 @@
 """Embedded workers: threads inside `reelhouse serve` that claim and run jobs.
 
 The heavy lifting happens in ffmpeg subprocesses, so threads are enough to keep every core busy
-while the API stays responsive.
+while the API stays responsive. They wait on the embedded dispatcher's `jobs` event between polls.
 """
 
 from __future__ import annotations
@@ -9,73 +9,25 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from reelhouse.catalog import purge_media_objects
 from reelhouse.db.models import Job, Media
-from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
-from reelhouse.media.probe import ProbeError, ProbeResult, probe
+from reelhouse.jobs import registry
+from reelhouse.jobs.step import PermanentError, Step
 from reelhouse.runtime import Runtime
+from reelhouse.storage.keys import purge_media
 
 log = logging.getLogger(__name__)
-
-
-class PermanentError(Exception):
-    """Retrying cannot help (the input is not media, the URL is refused...); the message is shown to users."""
-
-
-@dataclass
-class JobContext:
-    runtime: Runtime
-    job: Job
-    scratch: Path
-
-    def progress(self, fraction: float) -> None:
-        self.runtime.jobs.progress(self.job.id, fraction)
-        log.info("job %s %s media=%s progress %.0f%%", self.job.kind, self.job.id, self.job.media_id, fraction * 100)
-
-    def probe(self, path: Path, *, what: str | None = None) -> ProbeResult:
-        """Probes a file this job works on; one that is not usable media fails the job for good, the reason shown
-        to users (after "<what>: " when given)."""
-        try:
-            return probe(path)
-        except ProbeError as exc:
-            raise PermanentError(f"{what}: {exc}" if what else str(exc)) from None
-
-    def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str) -> None:
-        """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
-        duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker; progress is
-        recorded in 10 % steps; a failure is permanent and reads "<what>: <ffmpeg's error>"."""
-        settings = self.runtime.settings
-        reported = -1.0
-
-        def progress(seconds: float) -> None:
-            nonlocal reported
-            fraction = min(1.0, seconds / max(duration, 0.001))
-            if fraction - reported >= 0.1:
-                reported = fraction
-                self.progress(fraction)
-
-        timeout = 120 + duration * work * settings.ffmpeg_timeout_factor
-        try:
-            run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress)
-        except FFmpegError as exc:
-            raise PermanentError(f"{what}: {exc}") from None
-
-
-@dataclass(frozen=True)
-class Handler:
-    run: Callable[[JobContext], None]
-    give_up: Callable[[Runtime, Job, str], None]  # records the final failure where users see it
 
 
 @dataclass
 class WorkerPool:
     runtime: Runtime
-    handlers: Mapping[str, Handler]
     size: int
+    steps: Callable[[str], Step[Any]] = registry.step
+    kinds: tuple[str, ...] = tuple(registry.STEPS)
     poll_seconds: float = 0.5
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -90,7 +42,7 @@ class WorkerPool:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self.runtime.jobs.notify()
+        self._wakeup.set()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -109,17 +61,20 @@ class WorkerPool:
             except Exception:
                 log.exception("could not renew job leases")
 
+    @property
+    def _wakeup(self) -> threading.Event:
+        return self.runtime.dispatcher.jobs
+
     def _work(self) -> None:
-        queue = self.runtime.jobs
         while not self._stop.is_set():
+            self._wakeup.clear()  # before looking, so a job queued meanwhile is not slept through
             try:
-                job = queue.claim(self.handlers)
+                job = self.runtime.jobs.claim(self.kinds)
             except Exception:
                 log.exception("could not claim a job")
                 job = None
             if job is None:
-                queue.wakeup.wait(self.poll_seconds)
-                queue.wakeup.clear()
+                self._wakeup.wait(self.poll_seconds)
                 continue
             try:
                 self.run(job)
@@ -128,10 +83,10 @@ class WorkerPool:
 
     def run(self, job: Job) -> None:
         """Runs one claimed job to completion, retry or final failure."""
-        handler = self.handlers[job.kind]
+        step = self.steps(job.kind)
         queue = self.runtime.jobs
         if job.attempts > queue.max_attempts:  # its workers kept dying mid-run
-            self._fail(handler, job, job.error or "processing was interrupted too many times", permanent=True)
+            self._fail(step, job, job.error or "processing was interrupted too many times", permanent=True)
             return
         scratch = self.runtime.settings.scratch_dir / job.id
         scratch.mkdir(parents=True, exist_ok=True)
@@ -139,14 +94,14 @@ class WorkerPool:
             self._running[job.id] = job
         log.info("job %s %s media=%s started (attempt %d)", job.kind, job.id, job.media_id, job.attempts)
         try:
-            handler.run(JobContext(self.runtime, job, scratch))
+            step.run(step.context(self.runtime, job, scratch))
             queue.complete(job)
             log.info("job %s %s media=%s done", job.kind, job.id, job.media_id)
         except PermanentError as exc:
-            self._fail(handler, job, str(exc), permanent=True)
+            self._fail(step, job, str(exc), permanent=True)
         except Exception as exc:
             log.exception("job %s %s media=%s failed", job.kind, job.id, job.media_id)
-            self._fail(handler, job, f"{type(exc).__name__}: {exc}", permanent=False)
+            self._fail(step, job, f"{type(exc).__name__}: {exc}", permanent=False)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
@@ -160,9 +115,9 @@ class WorkerPool:
         with self.runtime.db.read() as session:
             deleted = session.get(Media, job.media_id) is None
         if deleted:
-            purge_media_objects(self.runtime.storage, job.media_id)
+            purge_media(self.runtime.storage, job.media_id)
 
-    def _fail(self, handler: Handler, job: Job, error: str, *, permanent: bool) -> None:
+    def _fail(self, step: Step[Any], job: Job, error: str, *, permanent: bool) -> None:
         if self.runtime.jobs.retry_or_fail(job, error, permanent=permanent):
             log.warning("job %s %s media=%s gave up: %s", job.kind, job.id, job.media_id, error)
-            handler.give_up(self.runtime, job, error)
+            step.give_up(self.runtime, job, step.params.model_validate(job.params), error)

@@ -23,6 +23,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpcore
 
+from reelhouse.settings import Settings
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
@@ -71,6 +73,12 @@ class AddressPolicy:
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = ()
     resolver: Resolver | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> AddressPolicy:
+        """The policy the settings ask for: `allow_private_urls` and `allowed_networks`."""
+        networks = tuple(ipaddress.ip_network(n, strict=False) for n in settings.allowed_networks)
+        return cls(allow_private=settings.allow_private_urls, allowed_networks=networks)
 
     def check_ip(self, ip: str) -> None:
         """Raise BlockedAddressError unless ``ip`` may be contacted."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from reelhouse.ai.chapters import Chapter, chapters_webvtt
-from reelhouse.db.enums import InsightKind, InsightStatus
+from reelhouse.db.enums import DownloadStatus, InsightKind, InsightStatus
 from reelhouse.db.models import Download, Insight
 from reelhouse.media import mp4
 from reelhouse.playback.access import authorize, not_found
@@ -73,7 +73,7 @@ def _rendition(request: Request, playback_id: str, kind: mp4.Kind) -> Response:
     with rt.db.read() as session:
         ready = session.scalar(
             select(Download.id).where(
-                Download.media_id == grant.media.id, Download.type == kind.type, Download.status == "ready"
+                Download.media_id == grant.media.id, Download.type == kind.type, Download.status == DownloadStatus.READY
             )
         )
     if ready is None:

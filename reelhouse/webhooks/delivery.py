@@ -23,11 +23,11 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from reelhouse import __version__
-from reelhouse.db.engine import Database
+from reelhouse.db.enums import DeliveryStatus
 from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent, Workspace, utcnow
 from reelhouse.net.fetch import PostResult, post
-from reelhouse.settings import Settings
-from reelhouse.webhooks import events, signing
+from reelhouse.runtime import Runtime
+from reelhouse.webhooks import signing
 from reelhouse.wire import webhooks as wire
 from reelhouse.wire.views import timestamp
 
@@ -85,10 +85,10 @@ def _deliverable(now: datetime) -> ColumnElement[bool]:
     blocked = exists().where(
         earlier.webhook_id == WebhookDelivery.webhook_id,
         earlier.object_id == WebhookDelivery.object_id,
-        earlier.status == "pending",
+        earlier.status == DeliveryStatus.PENDING,
         earlier.event_seq < WebhookDelivery.event_seq,
     )
-    return and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, ~blocked)
+    return and_(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now, ~blocked)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -114,15 +114,17 @@ class _Request:
 
 
 class DeliveryWorker:
-    """Delivery threads inside `reelhouse serve`; `size` endpoints are delivered to in parallel."""
+    """Delivery threads inside `reelhouse serve`; `size` endpoints are delivered to in parallel. They wait on the
+    embedded dispatcher's `deliveries` event between polls."""
 
-    def __init__(self, db: Database, settings: Settings, size: int, poll_seconds: float = 1.0) -> None:
-        self.db = db
-        self.settings = settings
+    def __init__(self, runtime: Runtime, size: int, poll_seconds: float = 1.0) -> None:
+        self.db = runtime.db
+        self.settings = runtime.settings
+        self.policy = runtime.address_policy
         self.size = size
         self.poll_seconds = poll_seconds
-        self.lease = timedelta(seconds=2 * settings.webhook_timeout + 10)  # outlives any one attempt
-        self._wakeup = threading.Event()
+        self.lease = timedelta(seconds=2 * self.settings.webhook_timeout + 10)  # outlives any one attempt
+        self._wakeup = runtime.dispatcher.deliveries
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._inflight: dict[str, threading.Thread] = {}
@@ -131,7 +133,6 @@ class DeliveryWorker:
     def start(self) -> None:
         if not self.size:
             return
-        events.subscribe(self._wakeup)
         self._dispatcher = threading.Thread(target=self._dispatch, name="reelhouse-webhooks", daemon=True)
         self._dispatcher.start()
 
@@ -139,7 +140,6 @@ class DeliveryWorker:
         """Lets attempts in flight finish (each is bounded by the delivery timeout)."""
         self._stopping.set()
         self._wakeup.set()
-        events.unsubscribe(self._wakeup)
         deadline = time.monotonic() + self.settings.webhook_timeout + 5
         if self._dispatcher is not None:
             self._dispatcher.join(max(0.0, deadline - time.monotonic()))
@@ -222,7 +222,7 @@ class DeliveryWorker:
         result: PostResult | None = None
         error: str | None = None
         try:
-            result = post(request.url, request.body, request.headers, self.settings.address_policy,
+            result = post(request.url, request.body, request.headers, self.policy,
                           timeout=self.settings.webhook_timeout, max_response_bytes=RESPONSE_EXCERPT)
         except Exception as exc:  # FetchError for every network failure; anything else must not kill the thread
             error = str(exc) or type(exc).__name__
@@ -270,7 +270,7 @@ class DeliveryWorker:
             outcome = f"HTTP {result.status}" if result else attempt.error
             log.info("webhook %s event %s attempt %d: %s", endpoint.url, delivery.event_seq, delivery.attempts, outcome)
             if result is not None and 200 <= result.status < 300:
-                delivery.status = "delivered"
+                delivery.status = DeliveryStatus.DELIVERED
             else:
                 if result is not None and result.status == 410:
                     endpoint.enabled = False
@@ -288,6 +288,6 @@ class DeliveryWorker:
         delay = backoff(delivery.attempts, self.settings.webhook_retry_base, asked)
         next_attempt_at = utcnow() + min(timedelta(seconds=delay), window)
         if next_attempt_at > delivery.retry_from + window:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
         else:
             delivery.next_attempt_at = next_attempt_at

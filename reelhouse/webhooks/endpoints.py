@@ -7,9 +7,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reelhouse.db.engine import after_commit
+from reelhouse.db.enums import DeliveryStatus
 from reelhouse.db.models import Webhook, WebhookDelivery, utcnow
+from reelhouse.jobs.dispatch import DeliveriesDue
 from reelhouse.net.fetch import AddressPolicy, FetchError, check_url
-from reelhouse.webhooks.events import wake_after_commit
 from reelhouse.webhooks.signing import new_secret
 
 
@@ -45,7 +47,7 @@ def enable(session: Session, endpoint: Webhook, enabled: bool) -> None:
     endpoint.enabled = enabled
     if enabled:
         endpoint.disabled_reason = None
-        wake_after_commit(session)
+        after_commit(session, DeliveriesDue())
 
 
 def rotate_secret(endpoint: Webhook, grace: timedelta) -> None:
@@ -57,5 +59,5 @@ def rotate_secret(endpoint: Webhook, grace: timedelta) -> None:
 def redeliver(session: Session, delivery: WebhookDelivery) -> None:
     """Sends the event again now with a fresh retry window; the attempt log carries on."""
     now = utcnow()
-    delivery.status, delivery.next_attempt_at, delivery.retry_from = "pending", now, now
-    wake_after_commit(session)
+    delivery.status, delivery.next_attempt_at, delivery.retry_from = DeliveryStatus.PENDING, now, now
+    after_commit(session, DeliveriesDue())

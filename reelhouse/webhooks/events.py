@@ -4,47 +4,26 @@ Emitting never commits and never talks to the network. The event and one deliver
 join the caller's transaction, so a crash can neither lose an event nor announce a change that rolled back;
 the delivery worker sends them after the commit. How to emit, from any code holding a write session:
 
-    emit_media(session, "video.media.ready", media, base_url=rt.settings.base_url)
+    emit_media(session, "video.media.ready", media)
     emit_upload(session, "video.media.upload", upload, url=rt.upload_urls.url(upload.id, upload.expires_at))
 
 `data` is rendered at that moment exactly as GET would return the object, so call it after the change
-(after `session.flush()` when `updatedAt` must show it).
+(after `session.flush()` when `updatedAt` must show it). The dispatch seam hears of the new deliveries once the
+transaction commits.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reelhouse.db.engine import after_commit, public_url
 from reelhouse.db.models import Media, Upload, Webhook, WebhookDelivery, WebhookEvent
+from reelhouse.jobs.dispatch import DeliveriesDue
 from reelhouse.wire import views
 from reelhouse.wire.webhooks import EVENT_TYPES
-
-# Delivery workers in this process register here to be woken as soon as an event commits, instead of at
-# their next poll. Process-wide on purpose: an emitting session knows nothing of the workers.
-_wakeups: set[threading.Event] = set()
-
-
-def subscribe(wakeup: threading.Event) -> None:
-    _wakeups.add(wakeup)
-
-
-def unsubscribe(wakeup: threading.Event) -> None:
-    _wakeups.discard(wakeup)
-
-
-def _wake(_: Session) -> None:
-    for wakeup in list(_wakeups):
-        wakeup.set()
-
-
-def wake_after_commit(session: Session) -> None:
-    """Delivery workers look for due deliveries once this transaction commits (not if it rolls back)."""
-    if not event.contains(session, "after_commit", _wake):
-        event.listen(session, "after_commit", _wake)
 
 
 def emit(
@@ -64,12 +43,12 @@ def emit(
     session.flush()
     for endpoint in endpoints:
         session.add(WebhookDelivery(webhook_id=endpoint.id, event_seq=row.seq, object_id=object_id))
-    wake_after_commit(session)
+    after_commit(session, DeliveriesDue())
 
 
-def emit_media(session: Session, event_type: str, media: Media, *, base_url: str) -> None:
+def emit_media(session: Session, event_type: str, media: Media) -> None:
     """A media event whose `data` is the media as GET /on-demand/{id} returns it now."""
-    data = views.media(media, base_url).model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = views.media(media, public_url(session)).model_dump(mode="json", by_alias=True, exclude_none=True)
     emit(session, event_type, workspace_id=media.workspace_id, object_type="media", object_id=media.id, data=data)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reelhouse.db.enums import InsightKind, InsightStatus, MediaStatus, TrackStatus
+from reelhouse.db.enums import DownloadStatus, InsightKind, InsightStatus, MediaStatus, TrackStatus, UploadStatus
 from reelhouse.db.models import Insight, Media, PlaybackId, Track, Upload, utcnow
 from reelhouse.media import mp4
 from reelhouse.media.ladder import HEIGHTS
@@ -89,7 +89,7 @@ def source_resolution(media: Media) -> str | None:
 def mp4_support(row: Media) -> list[Mp4SupportOut] | None:
     """Each requested rendition: `preparing` until its job records the outcome; omitted when none is requested."""
     recorded = {d.type: d for d in row.downloads}
-    pending = "failed" if row.status == MediaStatus.FAILED else "preparing"
+    pending = DownloadStatus.FAILED if row.status == MediaStatus.FAILED else DownloadStatus.PREPARING
     entries = []
     for kind in mp4.requested(row.mp4_support):
         done = recorded.get(kind.type)
@@ -162,7 +162,7 @@ def created_media(row: Media) -> CreatedMediaOut:
 
 def upload_status(row: Upload) -> str:
     """`timed_out` is derived, not stored: an unfinished upload whose URL has expired."""
-    if row.status == "waiting" and row.expires_at <= utcnow():
+    if row.status == UploadStatus.WAITING and row.expires_at <= utcnow():
         return "timed_out"
     return row.status
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from reelhouse.db.enums import DeliveryStatus
 from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, utcnow
 from reelhouse.wire.schemas import Wire
 from reelhouse.wire.views import timestamp
@@ -130,7 +131,7 @@ def delivery(row: WebhookDelivery) -> DeliveryOut:
         object_type=row.event.object_type,
         object_id=row.object_id,
         status=row.status,
-        next_attempt_at=timestamp(row.next_attempt_at) if row.status == "pending" else None,
+        next_attempt_at=timestamp(row.next_attempt_at) if row.status == DeliveryStatus.PENDING else None,
         created_at=timestamp(row.created_at),
         updated_at=timestamp(row.updated_at),
         attempts=[attempt(a) for a in row.log],

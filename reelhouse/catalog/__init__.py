@@ -1,0 +1,11 @@
+"""The domain rules every surface shares — API routers, the upload endpoint, job steps, the CLI: creating, finding,
+changing and deleting media and what hangs off it, each change with its jobs and webhook events in the caller's
+transaction. Routers parse, call these and render; steps call them to record what they made.
+
+Importing the package registers what a media owes once it turns Ready (`media.on_ready`): its tracks, downloads
+and insights each subscribe in their own module.
+"""
+
+from reelhouse.catalog import downloads, insights, media, tracks
+
+__all__ = ["downloads", "insights", "media", "tracks"]

@@ -1,0 +1,164 @@
+"""Media: created with what its options ask for, found by media or upload id, moved through its lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.interfaces import ORMOption
+
+from reelhouse.db.engine import Database
+from reelhouse.db.enums import InsightKind, JobKind, MediaStatus, TrackStatus
+from reelhouse.db.models import Insight, Media, PlaybackId, Track
+from reelhouse.jobs.queue import enqueue
+from reelhouse.webhooks.events import emit_media
+from reelhouse.wire import views
+from reelhouse.wire.errors import ApiError, not_found
+from reelhouse.wire.schemas import AUTO_SUBTITLE_LANGUAGES, AccessRestrictions, MediaSettings, UpdateMediaRequest
+
+OPTION_FIELDS = ("subtitles", "summary", "chapters", "named_entities", "moderation")
+OnReady = Callable[[Session, Media], None]
+_on_ready: list[OnReady] = []
+
+
+def on_ready(rule: OnReady) -> OnReady:
+    """Registers what a media owes once it turns Ready (in the transaction that makes it Ready)."""
+    _on_ready.append(rule)
+    return rule
+
+
+def refuse_unsupported(settings: MediaSettings, reason: str | None = None) -> None:
+    """A 400 naming the feature, rather than accepting a request whose options would be silently ignored."""
+    reason = reason or settings.unsupported()
+    if reason:
+        raise ApiError(400, "Unsupported option", reason)
+
+
+def new_playback_id(policy: str, restrictions: AccessRestrictions | None) -> PlaybackId:
+    restrictions = restrictions or AccessRestrictions()
+    return PlaybackId(
+        access_policy=policy,
+        domains=restrictions.domains.model_dump(),
+        user_agents=restrictions.user_agents.model_dump(),
+    )
+
+
+def create_media(
+    session: Session,
+    *,
+    workspace_id: str,
+    settings: MediaSettings,
+    inputs: list[dict[str, Any]],
+    source_url: str | None = None,
+    upload_id: str | None = None,
+) -> Media:
+    """Adds the media, its first playback ID, the subtitles, summary and chapters its options ask for, its ingest
+    job and its webhook events to the caller's transaction."""
+    media = Media(
+        workspace_id=workspace_id,
+        upload_id=upload_id,
+        title=settings.title,
+        creator_id=settings.creator_id,
+        meta=dict(settings.metadata),
+        max_resolution=settings.max_resolution,
+        media_quality=settings.media_quality,
+        source_access=settings.source_access,
+        optimize_audio=settings.optimize_audio,
+        mp4_support=settings.mp4_support,
+        inputs=inputs,
+        options=settings.model_dump(include=set(OPTION_FIELDS), exclude_none=True),
+        source_url=source_url,
+    )
+    media.playback_ids.append(new_playback_id(settings.access_policy, settings.access_restrictions))
+    if settings.subtitles is not None:  # from the original's audio, once the media is Ready
+        code = settings.subtitles.language_code
+        media.tracks.append(Track(type="subtitle", status=TrackStatus.PREPARING, position=1, language_code=code,
+                                  language_name=settings.subtitles.language_name or AUTO_SUBTITLE_LANGUAGES[code],
+                                  meta=settings.subtitles.metadata))
+    if settings.summary is not None and settings.summary.generate:
+        media.insights.append(Insight(kind=InsightKind.SUMMARY, length=settings.summary.summary_length))
+    if settings.chapters:
+        media.insights.append(Insight(kind=InsightKind.CHAPTERS))
+    session.add(media)
+    session.flush()
+    enqueue(session, JobKind.INGEST, media)
+    emit_media(session, "video.media.created", media)
+    if upload_id is not None:
+        emit_media(session, "video.upload.media_created", media)
+    return media
+
+
+def find_media(session: Session, workspace_id: str, media_id: str, *options: ORMOption) -> Media | None:
+    """By media id, or by the id of the direct upload that created it (FastPix accepts both).
+    `options` eager-load what the caller is about to read."""
+    query = select(Media).where(
+        Media.workspace_id == workspace_id, or_(Media.id == media_id, Media.upload_id == media_id)
+    )
+    return session.scalars(query.options(*options)).unique().first()
+
+
+def get_media(session: Session, workspace_id: str, media_id: str) -> Media:
+    """The media with everything its wire form shows, in one query; 404 when the workspace has none such."""
+    media = find_media(session, workspace_id, media_id, *(joinedload(r) for r in views.RENDERED))
+    if media is None:
+        raise not_found()
+    return media
+
+
+def locked_media(session: Session, workspace_id: str, media_id: str) -> Media:
+    """The media, locked until the commit, so a change racing its turn to Ready (a track added, say) is made
+    exactly once; 404 when the workspace has none such."""
+    media = find_media(session, workspace_id, media_id)
+    if media is None:
+        raise not_found()
+    session.refresh(media, with_for_update=True)
+    return media
+
+
+def update_media(session: Session, media: Media, request: UpdateMediaRequest) -> None:
+    """The fields sent replace the stored ones; `video.media.updated` tells of it."""
+    if request.metadata is not None:
+        media.meta = dict(request.metadata)
+    if request.title is not None:
+        media.title = request.title
+    if request.creator_id is not None:
+        media.creator_id = request.creator_id
+    session.flush()
+    emit_media(session, "video.media.updated", media)
+
+
+def delete_media(session: Session, media: Media) -> None:
+    """Removes the media and everything it owns from the database, `video.media.deleted` with it; its objects go
+    once the transaction commits (`storage.keys.purge_media`)."""
+    emit_media(session, "video.media.deleted", media)
+    session.delete(media)
+
+
+def set_status(db: Database, media_id: str, status: MediaStatus) -> None:
+    """A step's progress through the lifecycle, in a transaction of its own."""
+    with db.write() as session:
+        media = session.get(Media, media_id)
+        if media is not None:
+            media.status = status
+
+
+def mark_ready(session: Session, media: Media) -> None:
+    """The media plays: the rest of its ladder is queued, `video.media.ready` announced, and everything that waited
+    for a timeline (tracks, downloads, insights) follows, all in the caller's transaction."""
+    media.status = MediaStatus.READY
+    media.error = None
+    enqueue(session, JobKind.LADDER, media)
+    session.flush()
+    emit_media(session, "video.media.ready", media)
+    for rule in _on_ready:
+        rule(session, media)
+
+
+def mark_failed(session: Session, media: Media, error: str) -> None:
+    """The media will never play; `error` says why, to people."""
+    media.status = MediaStatus.FAILED
+    media.error = error
+    session.flush()
+    emit_media(session, "video.media.failed", media)

@@ -1,0 +1,58 @@
+"""The dispatch seam: how work a transaction queued reaches whatever runs it, once the transaction commits.
+
+Rows stay the truth. A job or a webhook delivery exists exactly when the change that needs it commits, and every
+runner claims rows under a lease, so a lost or repeated signal does no harm: a poll finds what a signal missed.
+A `Dispatcher` only says "look now". The embedded one (`Wakeups`) wakes this process's job and delivery threads;
+a distributed one sends a message per job to the queue its kind belongs to.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reelhouse.db.enums import JobKind
+
+
+@dataclass(frozen=True)
+class JobQueued:
+    job_id: str
+    kind: JobKind
+
+
+@dataclass(frozen=True)
+class DeliveriesDue:
+    """Webhook deliveries were queued or rescheduled to now."""
+
+
+class Dispatcher(ABC):
+    """Called by the database with the work its committed transaction announced (`db.engine.after_commit`)."""
+
+    def __call__(self, work: list[object]) -> None:
+        jobs = [w for w in work if isinstance(w, JobQueued)]
+        if jobs:
+            self.jobs_queued(jobs)
+        if any(isinstance(w, DeliveriesDue) for w in work):
+            self.deliveries_due()
+
+    @abstractmethod
+    def jobs_queued(self, jobs: Sequence[JobQueued]) -> None: ...
+
+    @abstractmethod
+    def deliveries_due(self) -> None: ...
+
+
+class Wakeups(Dispatcher):
+    """The embedded dispatcher: events that this process's worker and delivery threads wait on between polls."""
+
+    def __init__(self) -> None:
+        self.jobs = threading.Event()
+        self.deliveries = threading.Event()
+
+    def jobs_queued(self, jobs: Sequence[JobQueued]) -> None:
+        self.jobs.set()
+
+    def deliveries_due(self) -> None:
+        self.deliveries.set()

@@ -1,0 +1,92 @@
+"""The step API: what a job step is given (`JobContext`), what it may raise (`PermanentError`) and what it is
+(`Step`: a run, a give-up and its typed parameters). Steps are written against this alone, whichever dispatcher
+runs them: the embedded threads or workers on other machines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from reelhouse.db.models import Job
+from reelhouse.jobs.params import Params
+from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
+from reelhouse.media.probe import ProbeError, ProbeResult, probe
+from reelhouse.net.fetch import FetchError, download
+from reelhouse.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Params)
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (the input is not media, the URL is refused...); the message is shown to users."""
+
+
+@dataclass
+class JobContext(Generic[P]):
+    runtime: Runtime
+    job: Job
+    params: P
+    scratch: Path  # this attempt's own folder, removed afterwards
+
+    @property
+    def media_id(self) -> str:
+        assert self.job.media_id is not None  # every kind of job works on a media
+        return self.job.media_id
+
+    def progress(self, fraction: float) -> None:
+        self.runtime.jobs.progress(self.job.id, fraction)
+        log.info("job %s %s media=%s progress %.0f%%", self.job.kind, self.job.id, self.job.media_id, fraction * 100)
+
+    def probe(self, path: Path, *, what: str | None = None) -> ProbeResult:
+        """Probes a file this job works on; one that is not usable media fails the job for good, the reason shown
+        to users (after "<what>: " when given)."""
+        try:
+            return probe(path)
+        except ProbeError as exc:
+            raise PermanentError(f"{what}: {exc}" if what else str(exc)) from None
+
+    def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str) -> None:
+        """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
+        duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker; progress is
+        recorded in 10 % steps; a failure is permanent and reads "<what>: <ffmpeg's error>"."""
+        settings = self.runtime.settings
+        reported = -1.0
+
+        def progress(seconds: float) -> None:
+            nonlocal reported
+            fraction = min(1.0, seconds / max(duration, 0.001))
+            if fraction - reported >= 0.1:
+                reported = fraction
+                self.progress(fraction)
+
+        timeout = 120 + duration * work * settings.ffmpeg_timeout_factor
+        try:
+            run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress)
+        except FFmpegError as exc:
+            raise PermanentError(f"{what}: {exc}") from None
+
+    def fetch(self, url: str, dest: Path, *, max_bytes: int, what: str = "input") -> None:
+        """Downloads a URL an API caller gave under the pull rules: address policy, size limit, timeouts."""
+        settings = self.runtime.settings
+        try:
+            download(url, dest, self.runtime.address_policy, max_bytes=max_bytes,
+                     connect_timeout=settings.download_connect_timeout, read_timeout=settings.download_read_timeout,
+                     max_redirects=settings.download_max_redirects)
+        except FetchError as exc:
+            raise PermanentError(f"could not download the {what}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Step(Generic[P]):
+    params: type[P]
+    run: Callable[[JobContext[P]], None]
+    give_up: Callable[[Runtime, Job, P, str], None]  # records the final failure where users see it
+
+    def context(self, runtime: Runtime, job: Job, scratch: Path) -> JobContext[P]:
+        return JobContext(runtime, job, self.params.model_validate(job.params), scratch)
