@@ -19,7 +19,7 @@ import pytest
 
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.settings import Settings
-from reelhouse.storage.keys import original_key, upload_prefix
+from reelhouse.storage.keys import original_key, upload_part_key, upload_prefix
 from reelhouse.uploads.cleanup import sweep_expired
 from tests.conftest import (
     Server,
@@ -88,8 +88,7 @@ def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def media_bytes(server: Server, media_id: str) -> bytes:
-    with server.runtime.storage.open(original_key(media_id)) as f:
-        return f.read()
+    return server.runtime.storage.read(original_key(media_id))
 
 
 def scratch_uploads(settings: Settings) -> list[Path]:
@@ -502,3 +501,103 @@ def test_parts_of_an_upload_that_expired_unfinished_are_swept(api: httpx.Client,
     assert server.runtime.storage.list(f"uploads/{fresh['uploadId']}") != []  # still within its time
     listed = {u["uploadId"]: u["status"] for u in api.get("/on-demand/uploads").json()["data"]}
     assert listed[upload["uploadId"]] == "timed_out" and listed[fresh["uploadId"]] == "waiting"
+
+
+# ---------------------------------------------------------------- parts are stored before they are committed
+
+
+def part_keys(server: Server, upload_id: str) -> list[str]:
+    return server.runtime.storage.list(f"{upload_prefix(upload_id)}/parts")
+
+
+def test_the_loser_of_a_race_for_an_offset_leaves_the_winners_part(
+    api: httpx.Client, server: Server, settings: Settings, clip_bytes: bytes
+) -> None:
+    """Both requests passed the offset check on arrival; the one that commits second is refused and its part,
+    stored before it knew, goes without touching the winner's."""
+    upload = create_upload(api)
+    url, total = upload["url"], len(clip_bytes)
+    loser = begin_put(url, {"Content-Range": f"bytes 0-{CHUNK - 1}/{total}", "Content-Length": str(CHUNK)})
+    wait_until(lambda: bool(scratch_uploads(settings)), what="the first request being received")
+
+    assert committed(put_chunk(url, clip_bytes[:CHUNK], 0, total)) == CHUNK
+    loser.send(b"\xff" * CHUNK)
+    response = loser.getresponse()
+    body = json.loads(response.read())
+    loser.close()
+
+    assert response.status == 400, body
+    assert "overlaps" in body["error"]["message"]
+    [winner] = part_keys(server, upload["uploadId"])
+    assert server.runtime.storage.read(winner) == clip_bytes[:CHUNK]
+    media_id = completed_media_id(send_in_chunks(url, clip_bytes, CHUNK))
+    wait_for(api, media_id, settled)
+    assert media_bytes(server, media_id) == clip_bytes
+
+
+def test_a_part_stored_but_never_committed_stays_out_of_the_original(
+    api: httpx.Client, server: Server, clip_bytes: bytes
+) -> None:
+    """A request that died between storing its part and committing it (a crash) leaves an orphan beside the parts."""
+    upload = create_upload(api)
+    upload_id, storage = upload["uploadId"], server.runtime.storage
+    assert committed(put_chunk(upload["url"], clip_bytes[:CHUNK], 0, len(clip_bytes))) == CHUNK
+    for offset in (0, CHUNK):
+        storage.write(upload_part_key(upload_id, offset, "0" * 32), [b"\0" * CHUNK])
+
+    media_id = completed_media_id(send_in_chunks(upload["url"], clip_bytes, CHUNK))
+
+    media = wait_for(api, media_id, settled)
+    assert media["status"] != "Failed", media
+    assert media_bytes(server, media_id) == clip_bytes
+    assert storage.list(upload_prefix(upload_id)) == []  # orphans go with the parts
+
+
+def test_a_new_session_drops_the_parts_of_the_old_one(api: httpx.Client, server: Server, clip_bytes: bytes) -> None:
+    upload = create_upload(api)
+    first = httpx.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
+    assert committed(put_chunk(first, clip_bytes[:CHUNK], 0, len(clip_bytes))) == CHUNK
+    assert len(part_keys(server, upload["uploadId"])) == 1
+
+    second = httpx.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
+
+    assert part_keys(server, upload["uploadId"]) == []
+    assert_error(put_chunk(first, clip_bytes[CHUNK:2 * CHUNK], CHUNK, len(clip_bytes)), 404)
+    media_id = completed_media_id(send_in_chunks(second, clip_bytes))
+    wait_for(api, media_id, settled)
+    assert media_bytes(server, media_id) == clip_bytes
+
+
+def test_an_upload_sent_again_after_a_sweep_is_assembled_from_the_new_parts_only(
+    api: httpx.Client, server: Server, clip_bytes: bytes
+) -> None:
+    """The sweeper resets the committed offset; parts recorded before it are no longer part of the upload."""
+    upload = create_upload(api)
+    assert committed(put_chunk(upload["url"], b"\0" * CHUNK, 0, len(clip_bytes))) == CHUNK
+    with server.runtime.db.write() as session:
+        session.get(Upload, upload["uploadId"]).expires_at = utcnow() - timedelta(hours=2)
+    assert sweep_expired(server.runtime) == 1
+
+    media_id = completed_media_id(send_in_chunks(upload["url"], clip_bytes))
+
+    wait_for(api, media_id, settled)
+    assert media_bytes(server, media_id) == clip_bytes
+
+
+def test_an_upload_begun_before_parts_were_recorded_is_assembled_from_its_listed_parts(
+    api: httpx.Client, server: Server, clip_bytes: bytes
+) -> None:
+    """Migration 0008 leaves `parts` empty (None) on uploads in flight; their parts, old keys and new, are listed."""
+    upload = create_upload(api)
+    upload_id, storage = upload["uploadId"], server.runtime.storage
+    assert committed(put_chunk(upload["url"], clip_bytes[:CHUNK], 0, len(clip_bytes))) == CHUNK
+    [part] = part_keys(server, upload_id)
+    storage.write(f"{upload_prefix(upload_id)}/parts/{0:020d}", [storage.read(part)])  # the key before 0008
+    storage.delete(part)
+    with server.runtime.db.write() as session:
+        session.get(Upload, upload_id).parts = None
+
+    media_id = completed_media_id(send_in_chunks(upload["url"], clip_bytes, CHUNK))
+
+    wait_for(api, media_id, settled)
+    assert media_bytes(server, media_id) == clip_bytes

@@ -77,6 +77,9 @@ class Upload(Timestamps, Base):
     session_id: Mapped[str | None] = mapped_column(String(36))
     total_size: Mapped[int | None] = mapped_column(BigInteger)
     committed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The committed parts in byte order, [{"offset", "key"}]: ingest joins these and nothing else stored beside
+    # them. None for uploads begun before they were recorded, whose parts are the ones listed in storage.
+    parts: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
 
     media: Mapped[Media | None] = relationship(back_populates="upload")
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
-from reelhouse.db.enums import MediaStatus
+from reelhouse.catalog.media import mark_failed, set_status
+from reelhouse.db.enums import JobKind, MediaStatus
 from reelhouse.db.models import Job, Media, Track, Upload
-from reelhouse.jobs.worker import JobContext, PermanentError
+from reelhouse.jobs.params import Params
+from reelhouse.jobs.queue import enqueue
+from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media.probe import ProbeResult
-from reelhouse.net.fetch import FetchError, download
 from reelhouse.runtime import Runtime
 from reelhouse.storage import Storage
 from reelhouse.storage.keys import original_key, upload_prefix
-from reelhouse.webhooks.events import emit_media
 
 COMMON_RATIOS = {(16, 9), (4, 3), (9, 16), (3, 4), (1, 1), (21, 9), (2, 1), (3, 2), (2, 3), (5, 4)}
 
@@ -35,56 +35,36 @@ def frame_rate(fps: float | None) -> str | None:
     return None if fps is None else f"{fps:.3f}"
 
 
-def set_status(rt: Runtime, media_id: str, status: MediaStatus) -> None:
-    with rt.db.write() as session:
-        media = session.get(Media, media_id)
-        if media is not None:
-            media.status = status
-
-
-def _parts(storage: Storage, upload_id: str) -> Iterator[bytes]:
-    for key in storage.list(f"{upload_prefix(upload_id)}/parts"):
-        with storage.open(key) as part:
-            while chunk := part.read(1024 * 1024):
-                yield chunk
+def _parts(storage: Storage, upload: Upload) -> Iterator[bytes]:
+    """The parts the upload recorded, in byte order: never an orphan stored beside them by a request that lost a
+    race or died before recording its part. Uploads begun before parts were recorded (0008) have theirs listed."""
+    if upload.parts is None:
+        keys = storage.list(f"{upload_prefix(upload.id)}/parts")
+    else:
+        keys = [part["key"] for part in upload.parts]
+    for key in keys:
+        yield from storage.stream(key)
 
 
 def assemble_upload(rt: Runtime, upload: Upload, key: str) -> None:
     """Joins the committed parts into the original, checking nothing is missing, then drops the parts."""
-    size = rt.storage.write(key, _parts(rt.storage, upload.id))
+    size = rt.storage.write(key, _parts(rt.storage, upload))
     if size != upload.committed:
         rt.storage.delete(key)
         raise PermanentError(f"the uploaded parts add up to {size} bytes, expected {upload.committed}")
     rt.storage.delete_prefix(upload_prefix(upload.id))
 
 
-def fetch(rt: Runtime, url: str, dest: Path, *, max_bytes: int, what: str = "input") -> None:
-    """Downloads a URL an API caller gave under the pull rules: address policy, size limit, timeouts."""
-    settings = rt.settings
-    try:
-        download(
-            url,
-            dest,
-            settings.address_policy,
-            max_bytes=max_bytes,
-            connect_timeout=settings.download_connect_timeout,
-            read_timeout=settings.download_read_timeout,
-            max_redirects=settings.download_max_redirects,
-        )
-    except FetchError as exc:
-        raise PermanentError(f"could not download the {what}: {exc}") from None
-
-
-def fetch_original(ctx: JobContext, media: Media, key: str) -> None:
+def fetch_original(ctx: JobContext[Params], media: Media, key: str) -> None:
     rt = ctx.runtime
     if media.upload is not None:
         assemble_upload(rt, media.upload, key)
         return
-    set_status(rt, media.id, MediaStatus.DOWNLOADING)
+    set_status(rt.db, media.id, MediaStatus.DOWNLOADING)
     dest = ctx.scratch / "source"
-    fetch(rt, media.source_url or "", dest, max_bytes=rt.settings.max_source_bytes)
+    ctx.fetch(media.source_url or "", dest, max_bytes=rt.settings.max_source_bytes)
     rt.storage.put_file(key, dest)
-    set_status(rt, media.id, MediaStatus.DOWNLOADED)
+    set_status(rt.db, media.id, MediaStatus.DOWNLOADED)
 
 
 def record(media: Media, info: ProbeResult) -> None:
@@ -106,9 +86,9 @@ def record(media: Media, info: ProbeResult) -> None:
                                   language_code=audio.language or "und", language_name="default"))
 
 
-def run(ctx: JobContext) -> None:
+def run(ctx: JobContext[Params]) -> None:
     rt = ctx.runtime
-    media_id = ctx.job.media_id
+    media_id = ctx.media_id
     with rt.db.read() as session:
         media = session.get(Media, media_id)
         if media is None:  # deleted meanwhile: nothing to do
@@ -117,7 +97,7 @@ def run(ctx: JobContext) -> None:
     key = original_key(media.id)
     if not rt.storage.exists(key):
         fetch_original(ctx, media, key)
-    set_status(rt, media.id, MediaStatus.VALIDATING)
+    set_status(rt.db, media.id, MediaStatus.VALIDATING)
     with rt.storage.as_local_file(key, ctx.scratch) as path:
         info = ctx.probe(path)
     with rt.db.write() as session:
@@ -126,15 +106,14 @@ def run(ctx: JobContext) -> None:
             return
         record(media, info)
         media.status = MediaStatus.IN_QUEUE
-        rt.jobs.enqueue(session, "transcode", workspace_id=media.workspace_id, media_id=media.id)
-    rt.jobs.notify()
+        enqueue(session, JobKind.TRANSCODE, media)
 
 
-def give_up(rt: Runtime, job: Job, error: str) -> None:
+def give_up(rt: Runtime, job: Job, params: Params, error: str) -> None:
     with rt.db.write() as session:
         media = session.get(Media, job.media_id)
         if media is not None:
-            media.status = MediaStatus.FAILED
-            media.error = error
-            session.flush()
-            emit_media(session, "video.media.failed", media, base_url=rt.settings.base_url)
+            mark_failed(session, media, error)
+
+
+STEP = Step(Params, run, give_up)

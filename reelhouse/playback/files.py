@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import stat
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import Receive, Scope, Send
 
+from reelhouse.api.errors import error_response
 from reelhouse.playback.access import Grant, not_found
 from reelhouse.runtime import Runtime
+from reelhouse.storage import Storage, StorageError
 from reelhouse.wire.errors import ApiError
 
 CORS = {"Access-Control-Allow-Origin": "*"}
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
 
 
 class PlaybackRoute(APIRoute):
@@ -51,8 +58,75 @@ class ObjectFile(FileResponse):
     chunk_size = 1024 * 1024
 
 
+class ObjectStream(Response):
+    """An object the backend cannot hand over as a file (an object store), streamed from `Storage.stream` with a
+    single byte range when one is asked for: players seek, downloads resume. Like FileResponse it reads the Range
+    header and does its I/O when sent, in a worker thread, so an async handler never waits on storage."""
+
+    chunk_size = 1024 * 1024
+
+    def __init__(self, storage: Storage, key: str, media_type: str, headers: dict[str, str]) -> None:
+        self.storage, self.key = storage, key
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.init_headers({**headers, "Accept-Ranges": "bytes"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await run_in_threadpool(self._response, Headers(scope=scope), scope["method"] == "HEAD")
+        await response(scope, receive, send)
+
+    def _response(self, request: Headers, head: bool) -> Response:
+        size = self.storage.size(self.key)
+        if size is None:
+            return _error(not_found())
+        try:  # If-Range needs a validator this response has none of: RFC 9110 then sends the whole object
+            span = None if "if-range" in request else byte_range(request.get("range"), size)
+        except ApiError as exc:
+            return _error(exc)
+        start, end = span or (0, size)
+        headers = MutableHeaders(raw=list(self.raw_headers))
+        headers["Content-Length"] = str(end - start)
+        if span:
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        status = 206 if span else 200
+        if head:
+            return Response(status_code=status, headers=headers, background=self.background)
+        try:
+            chunks = self.storage.stream(self.key, start, end, self.chunk_size)
+        except StorageError:  # deleted, or replaced by a shorter object, since it was sized
+            return _error(not_found())
+        return StreamingResponse(chunks, status_code=status, headers=headers, background=self.background)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one range a `Range: bytes=a-b`, `a-` or `-n` asks for, as [start, end); None to send the whole object:
+    no header, several ranges, or one RFC 9110 lets a server ignore. 416 when it starts past the end."""
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if not first:
+        start, end = max(0, size - int(last)), size
+    elif last and int(last) < int(first):
+        return None
+    else:
+        start, end = int(first), size if not last else min(int(last) + 1, size)
+    if start >= end:  # past the end, a zero suffix (`-0`), or any range of an empty object
+        raise ApiError(416, "Range not satisfiable", f"The object has {size} bytes.",
+                       headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+def _error(error: ApiError) -> Response:
+    """The error envelope with CORS, for answers decided when the response is sent, past PlaybackRoute's handler."""
+    error.headers = {**(error.headers or {}), **CORS}
+    return error_response(error)
+
+
 def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, str]) -> Response:
-    """From disk with byte ranges when the backend keeps objects locally, else streamed whole; 404 when absent."""
+    """From disk with byte ranges (Starlette's) when the backend keeps objects locally, else an ObjectStream;
+    404 when absent."""
     path = rt.storage.local_path(key)
     if path is not None:
         try:
@@ -62,12 +136,4 @@ def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, s
         if not stat.S_ISREG(found.st_mode):
             raise not_found()
         return ObjectFile(path, media_type=media_type, headers=headers, stat_result=found)
-    if not rt.storage.exists(key):
-        raise not_found()
-    return StreamingResponse(_chunks(rt, key), media_type=media_type, headers=headers)
-
-
-def _chunks(rt: Runtime, key: str) -> Iterator[bytes]:
-    with rt.storage.open(key) as f:
-        while chunk := f.read(256 * 1024):
-            yield chunk
+    return ObjectStream(rt.storage, key, media_type, headers)

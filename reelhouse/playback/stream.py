@@ -15,6 +15,7 @@ from reelhouse.media.ladder import HEIGHTS
 from reelhouse.playback.access import Grant, authorize, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
+from reelhouse.storage import StorageError
 from reelhouse.storage.keys import rendition_prefix
 
 router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
@@ -111,8 +112,12 @@ async def variant(playback_id: str, name: str, request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     grant = await run_in_threadpool(authorize, rt, playback_id, request)
     rendition = _rendition(grant, name)
-    with rt.storage.open(f"{rendition_prefix(grant.media.id, rendition.name)}/index.m3u8") as f:
-        text = f.read().decode()
+    key = f"{rendition_prefix(grant.media.id, rendition.name)}/index.m3u8"
+    try:  # off the event loop: on an object store this is a network round trip
+        data = await run_in_threadpool(rt.storage.read, key)
+    except StorageError:  # the media was deleted since its row was read
+        raise not_found() from None
+    text = data.decode()
     if grant.token:
         text = _sign_playlist(text, grant.token)
     return Response(text, media_type=CONTENT_TYPES[".m3u8"], headers=headers(grant, PLAYLIST_SECONDS))

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+CHUNK_SIZE = 1024 * 1024
 
 
 class StorageError(Exception):
     pass
+
+
+class RangeError(StorageError):
+    """A read asked for bytes the object does not have: a caller's bug, told apart from a missing object."""
 
 
 def check_key(key: str) -> str:
@@ -25,7 +28,21 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_range(key: str, size: int, start: int, end: int | None, chunk_size: int) -> int:
+    """The exclusive end of the range `[start, end)` of an object of `size` bytes; RangeError when it is not inside
+    the object. An empty range at the end is fine, so an empty object streams as nothing."""
+    stop = size if end is None else end
+    if not 0 <= start <= stop <= size:
+        raise RangeError(f"bytes {start}-{end if end is not None else ''} are outside {key} ({size} bytes)")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+    return stop
+
+
 class Storage(ABC):
+    """Objects under keys, with S3's semantics: no renames, no directories (a prefix is not an object), whole-object
+    writes, ranged reads."""
+
     @abstractmethod
     def write(self, key: str, chunks: Iterable[bytes], *, durable: bool = False) -> int:
         """Stores the stream under key atomically (readers see the old object or the whole new one); returns its size.
@@ -36,8 +53,15 @@ class Storage(ABC):
         """Publishes a finished local file (consumed: it may be moved rather than copied)."""
 
     @abstractmethod
-    def open(self, key: str) -> BinaryIO:
-        """Opens an object for streaming reads; StorageError when it does not exist."""
+    def read(self, key: str) -> bytes:
+        """The whole object, for small ones (playlists); StorageError when it does not exist."""
+
+    @abstractmethod
+    def stream(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Bytes `[start, end)` of the object (to its end when `end` is None) in chunks of `chunk_size`, the last one
+        shorter: one ranged GET, never the whole object in memory. The call itself raises StorageError when the
+        object does not exist and RangeError when the range is not inside it, so a response can still pick its
+        status; the chunks are a snapshot of the object as it was when the call returned."""
 
     @abstractmethod
     def size(self, key: str) -> int | None:
@@ -74,6 +98,6 @@ class Storage(ABC):
         scratch.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=scratch) as tmp:
             copy = Path(tmp) / Path(key).name
-            with self.open(key) as src, copy.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1024 * 1024)
+            with copy.open("wb") as dst:
+                dst.writelines(self.stream(key))
             yield copy

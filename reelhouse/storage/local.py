@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from reelhouse.storage.base import Storage, StorageError, check_key
+from reelhouse.storage.base import CHUNK_SIZE, Storage, StorageError, check_key, check_range
 
 
 class LocalStorage(Storage):
@@ -27,6 +29,7 @@ class LocalStorage(Storage):
         os.replace(tmp, target)
 
     def write(self, key: str, chunks: Iterable[bytes], *, durable: bool = False) -> int:
+        check_key(key)  # before reading a byte
         tmp = self._tmp / uuid.uuid4().hex
         size = 0
         try:
@@ -43,6 +46,7 @@ class LocalStorage(Storage):
         return size
 
     def put_file(self, key: str, source: Path) -> None:
+        check_key(key)  # before the file is taken: a refused key leaves it where it was
         tmp = self._tmp / uuid.uuid4().hex
         try:
             shutil.move(source, tmp)  # a rename when scratch shares the file system
@@ -50,17 +54,31 @@ class LocalStorage(Storage):
         finally:
             tmp.unlink(missing_ok=True)
 
-    def open(self, key: str) -> BinaryIO:
+    def _open(self, key: str) -> BinaryIO:
         try:
             return self._path(key).open("rb")
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):  # a prefix is no object either
             raise StorageError(f"no such object: {key}") from None
+
+    def read(self, key: str) -> bytes:
+        with self._open(key) as f:
+            return f.read()
+
+    def stream(self, key: str, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        f = self._open(key)  # now, so a missing object fails the call; the open file is the snapshot
+        try:
+            stop = check_range(key, os.fstat(f.fileno()).st_size, start, end, chunk_size)
+        except BaseException:
+            f.close()
+            raise
+        return _chunks(f, key, start, stop, chunk_size)
 
     def size(self, key: str) -> int | None:
         try:
-            return self._path(key).stat().st_size
-        except FileNotFoundError:
+            found = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None
 
     def list(self, prefix: str) -> list[str]:
         base = self._path(prefix)
@@ -69,10 +87,22 @@ class LocalStorage(Storage):
         return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        with contextlib.suppress(IsADirectoryError, NotADirectoryError):  # a prefix, or under an object: no object
+            self._path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
     def local_path(self, key: str) -> Path:
         return self._path(key)
+
+
+def _chunks(f: BinaryIO, key: str, start: int, stop: int, chunk_size: int) -> Iterator[bytes]:
+    with f:
+        f.seek(start)
+        while start < stop:
+            chunk = f.read(min(chunk_size, stop - start))
+            if not chunk:  # objects are replaced, never changed in place: only damage on disk shortens one
+                raise StorageError(f"{key} ended at byte {start}, before {stop}")
+            start += len(chunk)
+            yield chunk

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from reelhouse.db.enums import UploadStatus
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import upload_prefix
@@ -22,10 +23,10 @@ def sweep_expired(rt: Runtime) -> int:
     The rows stay, so the upload still lists as `timed_out`."""
     with rt.db.write() as session:
         expired = session.scalars(
-            select(Upload).where(Upload.status == "waiting", Upload.committed > 0, Upload.expires_at < utcnow() - GRACE)
+            select(Upload).where(Upload.status == UploadStatus.WAITING, Upload.committed > 0, Upload.expires_at < utcnow() - GRACE)
         ).all()
         for upload in expired:
-            upload.committed, upload.total_size = 0, None
+            upload.committed, upload.total_size, upload.parts = 0, None, []
         swept = [u.id for u in expired]
     for upload_id in swept:
         rt.storage.delete_prefix(upload_prefix(upload_id))

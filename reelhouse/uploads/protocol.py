@@ -1,9 +1,10 @@
 """The signed upload URL: whole-file PUT and the resumable `Content-Range` protocol (spec section 14).
 
-Each chunk is streamed to scratch, forced to disk, published as one part object and only then
-counted as committed, in the same transaction that checks it starts exactly at the committed
-offset. So a `308 Range` answer is always the truth, a restart loses no committed byte, and a
-dropped connection keeps what arrived: the client's status query resumes from there.
+Each chunk is streamed to scratch, forced to disk, stored as a part object under a key of its own
+and only then counted as committed and recorded on the upload, in a short transaction that checks
+it starts exactly at the committed offset. So a `308 Range` answer is always the truth, a restart
+loses no committed byte, and a dropped connection keeps what arrived: the client's status query
+resumes from there.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from reelhouse import catalog
+from reelhouse.catalog.media import create_media
+from reelhouse.db.enums import UploadStatus
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import upload_part_key, upload_prefix
-from reelhouse.uploads.signing import SignatureError
+from reelhouse.upload_urls import SignatureError
 from reelhouse.wire.errors import ApiError
 from reelhouse.wire.schemas import PushMediaSettings
 
@@ -99,7 +101,7 @@ def _load(rt: Runtime, upload_id: str, request: Request) -> Upload:
 
 
 def _check_open(upload: Upload, session_id: str | None) -> None:
-    if upload.status == "cancelled":
+    if upload.status == UploadStatus.CANCELLED:
         raise ApiError(410, "Upload cancelled", "This upload was cancelled and accepts no more bytes.", headers=_cors(upload))
     if session_id is not None and session_id != upload.session_id:
         raise ApiError(404, "Upload session not found", "Start a new session for this URL.", headers=_cors(upload))
@@ -159,47 +161,64 @@ async def _receive(request: Request, dest: Path, limit: int, too_long: ApiError)
 
 def _commit(rt: Runtime, upload_id: str, first: int, part: Path, size: int, chunk: ContentRange,
             session_id: str | None) -> Upload:
-    """Publishes the part and moves the committed offset in one step; completes the upload on its last byte."""
-    with rt.db.write() as session:
-        upload = session.get(Upload, upload_id, with_for_update=True)
-        assert upload is not None
-        _check_open(upload, session_id)
-        if upload.status == "completed":
-            raise ApiError(409, "Upload already completed", headers=_cors(upload))
-        received = ContentRange(first, first + size - 1 if size else None, chunk.total)
-        _check_offset(upload, received, rt.settings.max_source_bytes)
-        if size:
-            rt.storage.put_file(upload_part_key(upload.id, first), part)
-        upload.committed = first + size
-        if chunk.total is not None:
-            upload.total_size = chunk.total
-        if upload.total_size is not None and upload.committed == upload.total_size:
-            _complete(rt, session, upload)
-        session.flush()
-        upload.media  # noqa: B018 - loaded for the response
-        return upload
+    """Stores the part under a key of its own, then, in a short transaction, checks that it starts at the committed
+    offset, records it and moves the offset; completes the upload on its last byte. No transaction waits on the
+    store, and ingest joins only recorded parts: a part that lost the race for its offset, or whose request died
+    before recording it, never ends up in the original."""
+    key = upload_part_key(upload_id, first, uuid.uuid4().hex) if size else None
+    if key is not None:
+        rt.storage.put_file(key, part)
+    try:
+        with rt.db.write() as session:
+            upload = session.get(Upload, upload_id, with_for_update=True)
+            assert upload is not None
+            _check_open(upload, session_id)
+            if upload.status == UploadStatus.COMPLETED:
+                raise ApiError(409, "Upload already completed", headers=_cors(upload))
+            received = ContentRange(first, first + size - 1 if size else None, chunk.total)
+            _check_offset(upload, received, rt.settings.max_source_bytes)
+            if key is not None and (upload.parts is not None or first == 0):  # None: listed at ingest (pre-0008)
+                # Parts recorded before a reset to an earlier offset (an expiry sweep) are no longer committed.
+                upload.parts = [*(p for p in upload.parts or [] if p["offset"] < first), {"offset": first, "key": key}]
+            upload.committed = first + size
+            if chunk.total is not None:
+                upload.total_size = chunk.total
+            if upload.total_size is not None and upload.committed == upload.total_size:
+                _complete(rt, session, upload)
+            session.flush()
+            upload.media  # noqa: B018 - loaded for the response
+            return upload
+    except ApiError:  # refused, so nothing recorded the part
+        if key is not None:
+            rt.storage.delete(key)
+        raise
 
 
 def _complete(rt: Runtime, session, upload: Upload) -> None:  # type: ignore[no-untyped-def]
     """The last byte is in: the media is created now (findable by the upload id too) and ingest assembles the parts."""
     if upload.committed == 0:
         raise ApiError(400, "Empty file", "A media file cannot be zero bytes.", headers=_cors(upload))
-    upload.status = "completed"
+    upload.status = UploadStatus.COMPLETED
     settings = PushMediaSettings.model_validate(upload.settings)
-    catalog.create_media(session, rt.jobs, workspace_id=upload.workspace_id, settings=settings, inputs=[],
-                         upload_id=upload.id, base_url=rt.settings.base_url)
+    create_media(session, workspace_id=upload.workspace_id, settings=settings, inputs=[], upload_id=upload.id)
 
 
 def _restart(rt: Runtime, upload_id: str, session_id: str | None) -> Upload:
+    """Starts the upload over. The parts it had recorded are deleted once the transaction is over, by key: a part
+    another request stores meanwhile is not among them."""
     with rt.db.write() as session:
         upload = session.get(Upload, upload_id, with_for_update=True)
         assert upload is not None
         _check_open(upload, None)
-        if upload.status == "completed":
+        if upload.status == UploadStatus.COMPLETED:
             raise ApiError(409, "Upload already completed", headers=_cors(upload))
-        rt.storage.delete_prefix(upload_prefix(upload.id))
-        upload.session_id, upload.committed, upload.total_size = session_id, 0, None
-        return upload
+        dropped = upload.parts
+        upload.session_id, upload.committed, upload.total_size, upload.parts = session_id, 0, None, []
+    if dropped is None:  # begun before parts were recorded (0008)
+        rt.storage.delete_prefix(upload_prefix(upload_id))
+    for part in dropped or []:
+        rt.storage.delete(part["key"])
+    return upload
 
 
 @router.post("/upload/{upload_id}")
@@ -225,7 +244,7 @@ async def put_bytes(upload_id: str, request: Request) -> Response:
     header = request.headers.get("content-range")
     max_bytes = rt.settings.max_source_bytes
     if header is None:  # the whole file in one request: replaces anything sent before
-        if upload.status == "completed":
+        if upload.status == UploadStatus.COMPLETED:
             raise ApiError(409, "Upload already completed", headers=_cors(upload))
         chunk = ContentRange(0, None, None)
         limit = max_bytes
@@ -236,7 +255,7 @@ async def put_bytes(upload_id: str, request: Request) -> Response:
         upload = await run_in_threadpool(_restart, rt, upload_id, upload.session_id)
     else:
         chunk = parse_content_range(header)
-        if upload.status == "completed":
+        if upload.status == UploadStatus.COMPLETED:
             return _done(upload)
         _check_offset(upload, chunk, max_bytes)
         if chunk.first is None:  # status query
@@ -262,8 +281,7 @@ async def put_bytes(upload_id: str, request: Request) -> Response:
                                          chunk if not disconnected else ContentRange(None, None, None), session_id)
     finally:
         part.unlink(missing_ok=True)
-    rt.jobs.notify()
-    return _done(upload) if upload.status == "completed" else _incomplete(upload)
+    return _done(upload) if upload.status == UploadStatus.COMPLETED else _incomplete(upload)
 
 
 @router.options("/upload/{upload_id}")
