@@ -253,6 +253,11 @@ def test_segments_are_immutable_and_support_byte_ranges(api, server, pull):
     assert "immutable" in whole.headers["cache-control"] and whole.headers["access-control-allow-origin"] == "*"
     part = httpx.get(segment_url, headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == whole.content[10:20]
+    past = httpx.get(segment_url, headers={"Range": f"bytes={len(whole.content)}-"})
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{len(whole.content)}"
+    assert past.json()["error"]["code"] == 416 and past.headers["access-control-allow-origin"] == "*"
+    huge = httpx.get(segment_url, headers={"Range": "bytes=0-" + "9" * 5000})  # past Python's int digit limit
+    assert huge.status_code == 200 and huge.content == whole.content
 
 
 @pytest.mark.parametrize(
