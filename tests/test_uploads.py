@@ -30,6 +30,7 @@ from tests.conftest import (
     wait_until,
 )
 
+HTTP = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))  # past httpx's 5 s: CI may be loaded
 CHUNK = 64 * 1024
 
 
@@ -43,12 +44,12 @@ def create_upload(api: httpx.Client, **body: Any) -> dict[str, Any]:
 def put_chunk(url: str, data: bytes, first: int, total: int | str, **headers: str) -> httpx.Response:
     """One `Content-Range` chunk; `data` may differ from the range on purpose."""
     content_range = f"bytes {first}-{first + len(data) - 1}/{total}"
-    return httpx.put(url, content=data, headers={"Content-Range": content_range, **headers})
+    return HTTP.put(url, content=data, headers={"Content-Range": content_range, **headers})
 
 
 def ask_status(url: str, total: int | str) -> httpx.Response:
     """The uploader's "how much do you have?" query, sent after a stall."""
-    return httpx.put(url, headers={"Content-Range": f"bytes */{total}", "x-goog-resumable": "start"})
+    return HTTP.put(url, headers={"Content-Range": f"bytes */{total}", "x-goog-resumable": "start"})
 
 
 def committed(response: httpx.Response) -> int:
@@ -170,7 +171,7 @@ def test_whole_file_put_creates_the_media(api: httpx.Client, server: Server, cli
     upload = create_upload(api)
     fresh = create_upload(api)
 
-    response = httpx.put(upload["url"], content=clip_bytes, headers={"Content-Type": "video/mp4"})
+    response = HTTP.put(upload["url"], content=clip_bytes, headers={"Content-Type": "video/mp4"})
 
     media_id = completed_media_id(response)
     by_upload = api.get(f"/on-demand/{upload['uploadId']}")
@@ -189,7 +190,7 @@ def test_whole_file_put_creates_the_media(api: httpx.Client, server: Server, cli
 def test_resumable_session_in_chunks(api: httpx.Client, server: Server, clip_bytes: bytes) -> None:
     upload = create_upload(api)
 
-    start = httpx.post(upload["url"], headers={"x-goog-resumable": "start", "Content-Type": "video/mp4"})
+    start = HTTP.post(upload["url"], headers={"x-goog-resumable": "start", "Content-Type": "video/mp4"})
     assert start.status_code == 201, start.text
     session = start.headers["Location"]
     assert session.startswith(upload["url"] + "&upload_id=")
@@ -215,7 +216,7 @@ def test_session_url_stays_on_the_public_base_url(settings: Settings, credential
         assert upload["url"].startswith("https://videos.example/upload/")
         proxied = urlsplit(upload["url"])._replace(scheme="http", netloc=f"127.0.0.1:{settings.port}").geturl()
 
-        start = httpx.post(proxied, headers={"x-goog-resumable": "start"})
+        start = HTTP.post(proxied, headers={"x-goog-resumable": "start"})
 
         assert start.status_code == 201, start.text
         assert start.headers["Location"].startswith(upload["url"] + "&upload_id=")
@@ -275,7 +276,7 @@ def test_a_dropped_connection_resumes_from_what_was_kept(
 def test_committed_chunks_survive_a_server_restart(api: httpx.Client, server: Server, settings: Settings,
                                                    clip_bytes: bytes) -> None:
     upload = create_upload(api)
-    session = httpx.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
+    session = HTTP.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
     total = len(clip_bytes)
     assert committed(put_chunk(session, clip_bytes[:CHUNK], 0, total)) == CHUNK
     assert committed(put_chunk(session, clip_bytes[CHUNK:2 * CHUNK], CHUNK, total)) == 2 * CHUNK
@@ -325,7 +326,7 @@ def test_a_bad_chunk_is_refused_and_changes_nothing(
     assert committed(put_chunk(url, PAYLOAD[:HELD], 0, TOTAL)) == HELD
     held_parts = server.runtime.storage.list(parts)
 
-    response = httpx.put(url, content=PAYLOAD[HELD:HELD + body_size], headers={"Content-Range": content_range})
+    response = HTTP.put(url, content=PAYLOAD[HELD:HELD + body_size], headers={"Content-Range": content_range})
 
     assert_error(response, status)
     assert committed(ask_status(url, TOTAL)) == HELD
@@ -352,7 +353,7 @@ def test_a_whole_file_declared_above_max_source_bytes_is_refused_unread(api: htt
 def test_an_empty_file_is_refused(api: httpx.Client) -> None:
     upload = create_upload(api)
 
-    assert_error(httpx.put(upload["url"], content=b""), 400)
+    assert_error(HTTP.put(upload["url"], content=b""), 400)
     assert_error(ask_status(upload["url"], 0), 400)
     assert api.get(f"/on-demand/{upload['uploadId']}").status_code == 404
 
@@ -385,9 +386,9 @@ def test_an_altered_url_is_forbidden(api: httpx.Client, clip_bytes: bytes, tampe
     upload, other = create_upload(api), create_upload(api)
     url = tamper(upload["url"], other["url"])
 
-    assert_error(httpx.put(url, content=clip_bytes[:100]), 403)
-    assert_error(httpx.put(url, content=clip_bytes[:100], headers={"Content-Range": "bytes 0-99/1000"}), 403)
-    assert_error(httpx.post(url, headers={"x-goog-resumable": "start"}), 403)
+    assert_error(HTTP.put(url, content=clip_bytes[:100]), 403)
+    assert_error(HTTP.put(url, content=clip_bytes[:100], headers={"Content-Range": "bytes 0-99/1000"}), 403)
+    assert_error(HTTP.post(url, headers={"x-goog-resumable": "start"}), 403)
     for row in (upload, other):
         assert committed(ask_status(row["url"], 1000)) == 0
 
@@ -396,7 +397,7 @@ def test_an_expired_url_is_forbidden(api: httpx.Client, server: Server, clip_byt
     upload = create_upload(api)
     expired = server.runtime.upload_urls.url(upload["uploadId"], utcnow() - timedelta(seconds=1))
 
-    error = assert_error(httpx.put(expired, content=clip_bytes), 403)
+    error = assert_error(HTTP.put(expired, content=clip_bytes), 403)
 
     assert "expired" in error["message"].lower()
     assert api.get(f"/on-demand/{upload['uploadId']}").status_code == 404
@@ -405,7 +406,7 @@ def test_an_expired_url_is_forbidden(api: httpx.Client, server: Server, clip_byt
 def test_a_signed_url_for_an_unknown_upload_is_not_found(server: Server) -> None:
     url = server.runtime.upload_urls.url(str(uuid.uuid4()), utcnow() + timedelta(hours=1))
 
-    assert_error(httpx.put(url, content=b"data"), 404)
+    assert_error(HTTP.put(url, content=b"data"), 404)
 
 
 # ---------------------------------------------------------------- cancelling
@@ -432,13 +433,13 @@ def test_cancel_stops_the_upload_and_drops_its_bytes(api: httpx.Client, server: 
     assert data["timeout"] == 3600
     assert storage.list(upload_prefix(upload["uploadId"])) == []
     assert_error(put_chunk(upload["url"], clip_bytes[CHUNK:2 * CHUNK], CHUNK, len(clip_bytes)), 410)
-    assert_error(httpx.put(upload["url"], content=clip_bytes), 410)
+    assert_error(HTTP.put(upload["url"], content=clip_bytes), 410)
     assert api.get(f"/on-demand/{upload['uploadId']}").status_code == 404
 
 
 def test_cancelling_a_completed_upload_is_refused(api: httpx.Client, clip_bytes: bytes) -> None:
     upload = create_upload(api)
-    completed_media_id(httpx.put(upload["url"], content=clip_bytes))
+    completed_media_id(HTTP.put(upload["url"], content=clip_bytes))
 
     assert_error(api.put(f"/on-demand/upload/{upload['uploadId']}/cancel"), 400)
 
@@ -479,7 +480,7 @@ def test_cors_for_the_uploads_origin(api: httpx.Client, clip_bytes: bytes) -> No
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "PUT" in preflight.headers["Access-Control-Allow-Methods"]
     assert "content-range" in preflight.headers["Access-Control-Allow-Headers"].lower()
-    start = httpx.post(url, headers={"Origin": "https://app.example", "x-goog-resumable": "start"})
+    start = HTTP.post(url, headers={"Origin": "https://app.example", "x-goog-resumable": "start"})
     chunk = put_chunk(start.headers["Location"], clip_bytes[:CHUNK], 0, len(clip_bytes), Origin="https://app.example")
     for response in (start, chunk):
         assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
@@ -555,11 +556,11 @@ def test_a_part_stored_but_never_committed_stays_out_of_the_original(
 
 def test_a_new_session_drops_the_parts_of_the_old_one(api: httpx.Client, server: Server, clip_bytes: bytes) -> None:
     upload = create_upload(api)
-    first = httpx.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
+    first = HTTP.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
     assert committed(put_chunk(first, clip_bytes[:CHUNK], 0, len(clip_bytes))) == CHUNK
     assert len(part_keys(server, upload["uploadId"])) == 1
 
-    second = httpx.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
+    second = HTTP.post(upload["url"], headers={"x-goog-resumable": "start"}).headers["Location"]
 
     assert part_keys(server, upload["uploadId"]) == []
     assert_error(put_chunk(first, clip_bytes[CHUNK:2 * CHUNK], CHUNK, len(clip_bytes)), 404)
