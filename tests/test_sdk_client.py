@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
 from reelhouse_sdk import Reelhouse, ReelhouseCore, RequestOptions, Result, Security, errors, funcs, models
+
 from tests.conftest import Server, module_server
 
 
