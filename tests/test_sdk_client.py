@@ -267,3 +267,16 @@ def test_network_failures_are_typed() -> None:
                 c.manage_videos.list(options=RequestOptions(timeout_ms=300))
             result = funcs.manage_videos_list(c, options=RequestOptions(timeout_ms=300))
             assert not result.ok and isinstance(result.error, errors.TimeoutError)
+
+
+def test_the_sdk_imports_nothing_from_the_server() -> None:
+    import ast
+    from pathlib import Path
+
+    import reelhouse_sdk
+
+    for path in Path(reelhouse_sdk.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "reelhouse" or n.startswith("reelhouse.") for n in names), path
