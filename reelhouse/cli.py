@@ -13,6 +13,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reelhouse import media_commands
 from reelhouse.db.engine import migrated
 from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
 from reelhouse.net.fetch import AddressPolicy
@@ -213,3 +214,7 @@ def webhooks_redeliver(webhook_id: str, delivery_id: str, data_dir: Path | None)
             raise click.ClickException(f"no delivery {delivery_id} to webhook {webhook_id}")
         endpoints.redeliver(session, delivery)
     click.echo(f"queued {delivery_id} again")
+
+
+main.add_command(media_commands.media)
+main.add_command(media_commands.uploads)

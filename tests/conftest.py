@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -28,9 +29,9 @@ POSTGRES_ADMIN_URL = os.environ.get("REELHOUSE_TEST_POSTGRES", "postgresql+psyco
 ON_POSTGRES = os.environ.get("REELHOUSE_TEST_DATABASE") == "postgres"  # run the whole suite on PostgreSQL
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards; skips where no server answers."""
+@contextlib.contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards; skips where no server answers."""
     try:
         admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
@@ -47,24 +48,47 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """None (SQLite in the data dir), or a fresh PostgreSQL database when REELHOUSE_TEST_DATABASE=postgres."""
     return request.getfixturevalue("postgres_url") if ON_POSTGRES else None
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    port = free_port()
+def server_settings(data_dir: Path, database_url: str | None) -> Settings:
+    """Settings of a test server on a free loopback port, with its data in `data_dir`."""
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=database_url,
         host="127.0.0.1",
-        port=port,
+        port=free_port(),
         allowed_networks=["127.0.0.1/32"],  # the static file server below; other private targets stay refused
         workers=1,
         job_lease_seconds=3,
         max_source_bytes=50 * 1024 * 1024,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return server_settings(tmp_path / "data", database_url)
+
+
+@contextlib.contextmanager
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, tuple[str, str]]]:
+    """A server (and a token for it) that one test module shares; on PostgreSQL when the suite runs there."""
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(fresh_postgres()) if ON_POSTGRES else None
+        settings = server_settings(tmp_path_factory.mktemp("server") / "data", database_url)
+        credentials = make_token(settings)
+        running = start_server(settings)
+        stack.callback(running.stop)
+        yield running, credentials
 
 
 def sdk_client(server: Server, token_id: str, secret: str) -> Fastpix:

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("dispatch", ["reelhouse.jobs.registry", "reelhouse.jobs.worker", "reelhouse.webhooks.delivery",
                   "reelhouse.uploads.cleanup"]),
     ("http", ["reelhouse.api", "reelhouse.playback", "reelhouse.uploads", "reelhouse.app", "reelhouse.testing"]),
-    ("cli", ["reelhouse.cli", "reelhouse.__main__"]),
+    ("cli", ["reelhouse.cli", "reelhouse.__main__", "reelhouse.media_commands"]),
 ]  # fmt: skip
 
 

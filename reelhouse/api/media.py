@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import selectinload
 
 from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep
+from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute
 from reelhouse.catalog import media, tracks
 from reelhouse.db.models import Media
@@ -29,7 +31,11 @@ router = APIRouter(route_class=WireRoute, tags=["media"])
 
 
 @router.post("/on-demand", status_code=201, response_model=Envelope[CreatedMediaOut], summary="Create media from URL")
-def create_media(body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[CreatedMediaOut]:
+def create_media(
+    body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceDep, idempotency: IdempotencyDep
+) -> Envelope[CreatedMediaOut] | JSONResponse:
+    if (first := idempotency.replay(rt, body)) is not None:
+        return first
     for item in body.inputs:
         media.refuse_unsupported(body, item.unsupported())
     media.refuse_unsupported(body)
@@ -49,7 +55,9 @@ def create_media(body: CreateMediaRequest, rt: RuntimeDep, workspace: WorkspaceD
         row = media.create_media(session, workspace_id=workspace, settings=body, inputs=inputs, source_url=url)
         for subtitle in subtitles:  # made once the media is Ready
             tracks.add_track(session, row, subtitle)
-        return Envelope(data=views.created_media(row))
+        out = Envelope(data=views.created_media(row))
+        idempotency.remember(session, body, 201, out)
+        return out
 
 
 @router.get("/on-demand", response_model=ListEnvelope[MediaOut], summary="List media")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import selectinload
 
 from reelhouse.api.deps import PageDep, RuntimeDep, UploadIdDep, WorkspaceDep
+from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute
 from reelhouse.catalog.media import refuse_unsupported
 from reelhouse.catalog.tracks import check_speech_language
@@ -23,7 +25,11 @@ router = APIRouter(route_class=WireRoute, tags=["uploads"])
 
 
 @router.post("/on-demand/upload", status_code=201, response_model=Envelope[UploadOut], summary="Create a direct upload URL")
-def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[UploadOut]:
+def create_upload(
+    body: DirectUploadRequest, rt: RuntimeDep, workspace: WorkspaceDep, idempotency: IdempotencyDep
+) -> Envelope[UploadOut] | JSONResponse:
+    if (first := idempotency.replay(rt, body)) is not None:
+        return first
     settings = body.push_media_settings
     for item in settings.inputs or []:
         if item.type != "video" or item.url:
@@ -49,7 +55,9 @@ def create_upload(body: DirectUploadRequest, rt: RuntimeDep, workspace: Workspac
         session.flush()
         url = rt.upload_urls.url(upload.id, upload.expires_at)
         emit_upload(session, "video.media.upload", upload, url=url)
-        return Envelope(data=views.upload(upload, url))
+        out = Envelope(data=views.upload(upload, url))
+        idempotency.remember(session, body, 201, out)
+        return out
 
 
 @router.get("/on-demand/uploads", response_model=ListEnvelope[UploadOut], summary="Get all unused upload URLs")
