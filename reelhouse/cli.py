@@ -17,6 +17,7 @@ from reelhouse.db.engine import migrated
 from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
 from reelhouse.net.fetch import AddressPolicy
 from reelhouse.settings import Settings
+from reelhouse.storage import StorageError, open_storage
 from reelhouse.tokens import DEFAULT_WORKSPACE, active_tokens, create_token, revoke, workspace_named
 from reelhouse.webhooks import endpoints
 from reelhouse.wire.webhooks import check_events
@@ -51,6 +52,10 @@ def serve(host: str | None, port: int | None, processes: int | None, data_dir: P
     from reelhouse.app import create_app
 
     settings = load_settings(host=host, port=port, processes=processes, data_dir=data_dir)
+    try:
+        open_storage(settings)  # a wrong URL or an unreachable bucket stops here, in one line
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with migrated(settings) as db, db.write() as session:
         if not active_tokens(session):
