@@ -23,7 +23,10 @@ MiB = 1024 * 1024
 # Parts of 16 MiB, four at a time: a stream of unknown length is buffered one part per thread, so memory stays
 # flat whatever the object's size, and 10,000 parts reach 160 GiB.
 TRANSFER = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=4)
-RETRIES = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=10, read_timeout=60)
+# Retries with backoff for 5xx, throttling and dropped connections; SigV4 presigned URLs, which every region and
+# S3-compatible service takes.
+CLIENT = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=10, read_timeout=60,
+                signature_version="s3v4")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MISSING = {"404", "NoSuchKey", "NotFound"}
@@ -78,7 +81,7 @@ class S3Storage(Storage):
     def __init__(self, bucket: str, prefix: str = "", *, client: Any = None) -> None:
         self.bucket = check_bucket_name(bucket)
         self.prefix = check_key(prefix.strip("/")) if prefix.strip("/") else ""
-        self.client = client or boto3.session.Session().client("s3", config=RETRIES)
+        self.client = client or boto3.session.Session().client("s3", config=CLIENT)
 
     def __repr__(self) -> str:
         return f"S3Storage(s3://{self.bucket}/{self.prefix})"
@@ -94,7 +97,8 @@ class S3Storage(Storage):
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"bucket {self.bucket} is not reachable: {reason(exc)}") from None
+            why = "does not exist" if _missing(exc) else f"is not reachable: {reason(exc)}"
+            raise StorageError(f"bucket {self.bucket} {why}") from None
 
     def write(self, key: str, chunks: Iterable[bytes], *, durable: bool = False) -> int:
         """One PUT, or a multipart upload past 16 MiB that boto3 aborts when the chunks fail: S3 shows the object
