@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,8 +18,9 @@ from click.testing import CliRunner
 
 from reelhouse.cli import main
 from reelhouse.settings import Settings
-from reelhouse.storage import LocalStorage, StorageError, open_storage, storage_at
+from reelhouse.storage import LocalStorage, MemoryStorage, StorageError, open_storage, storage_at
 from reelhouse.storage.keys import original_key, rendition_prefix
+from reelhouse.storage.migrate import migrate
 from reelhouse.storage.s3 import S3Storage
 from tests.clips import make_clip
 from tests.conftest import Server, start_server, wait_for
@@ -288,3 +289,26 @@ def test_storage_migrate_moves_a_local_library_to_s3(settings: Settings, credent
     finally:
         on_s3.stop()
     assert files_under(settings.data_dir) == []
+
+
+def test_migrate_skips_what_was_deleted_meanwhile_and_refuses_a_copy_that_reads_back_wrong() -> None:
+    class StillListing(MemoryStorage):
+        """Lists an object deleted after the listing was taken, as a running server's source may."""
+
+        def list(self, prefix: str) -> list[str]:
+            return [*super().list(prefix), f"{prefix}/deleted"]
+
+    class Garbling(MemoryStorage):
+        def write(self, key: str, chunks: Iterable[bytes], *, durable: bool = False) -> int:
+            return super().write(key, [bytes(len(b"".join(chunks)))])
+
+    source, target = StillListing(), MemoryStorage()
+    source.write("media/m/original", [b"video"])
+    source.write("uploads/u/parts/0", [b"part"])
+
+    done = migrate(source, target)
+
+    assert (done.copied, done.copied_bytes, done.present) == (2, 9, 0)
+    assert target.list("media") == ["media/m/original"] and target.read("uploads/u/parts/0") == b"part"
+    with pytest.raises(StorageError, match="media/m/original reads back different from the source"):
+        migrate(source, Garbling())

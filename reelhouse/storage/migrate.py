@@ -28,23 +28,36 @@ def digest(chunks: Iterable[bytes]) -> tuple[int, str]:
 
 def migrate(source: Storage, target: Storage, on_copy: Callable[[str, int], None] = lambda key, size: None) -> Migration:
     """Copies what the target lacks or holds differently; StorageError when a copy does not read back identical.
-    Objects deleted at the source while this runs are skipped."""
+    Objects deleted at the source while this runs are skipped; objects only the target has are left alone."""
     done = Migration()
     for key in (key for root in ROOTS for key in source.list(root)):
-        size = source.size(key)
-        if size is None:
-            continue
-        if target.size(key) == size and digest(source.stream(key)) == digest(target.stream(key)):
+        try:
+            copied = _copy(source, target, key)
+        except StorageError:
+            if source.exists(key):
+                raise
+            continue  # deleted at the source since it was listed: a server is still running
+        if copied is None:
             done.present += 1
-            continue
-        sent: list[tuple[int, str]] = []
-        target.write(key, _tee(source.stream(key), sent))
-        if digest(target.stream(key)) != sent[0]:
-            raise StorageError(f"{key} reads back different from the source after copying; nothing else was changed")
-        on_copy(key, sent[0][0])
-        done.copied += 1
-        done.copied_bytes += sent[0][0]
+        else:
+            on_copy(key, copied)
+            done.copied += 1
+            done.copied_bytes += copied
     return done
+
+
+def _copy(source: Storage, target: Storage, key: str) -> int | None:
+    """Bytes copied, or None when the target already holds the same bytes."""
+    size = source.size(key)
+    if size is None:
+        raise StorageError(f"no such object: {key}")
+    if target.size(key) == size and digest(source.stream(key)) == digest(target.stream(key)):
+        return None
+    sent: list[tuple[int, str]] = []
+    target.write(key, _tee(source.stream(key), sent))
+    if digest(target.stream(key)) != sent[0]:
+        raise StorageError(f"{key} reads back different from the source after copying; nothing else was changed")
+    return sent[0][0]
 
 
 def _tee(chunks: Iterable[bytes], result: list[tuple[int, str]]) -> Iterator[bytes]:
