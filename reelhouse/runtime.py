@@ -10,7 +10,7 @@ from reelhouse.jobs.dispatch import Wakeups
 from reelhouse.jobs.queue import JobQueue
 from reelhouse.net.fetch import AddressPolicy
 from reelhouse.settings import Settings
-from reelhouse.storage import LocalStorage, Storage
+from reelhouse.storage import Storage, open_storage
 from reelhouse.upload_urls import UrlSigner, load_or_create_secret
 
 
@@ -32,7 +32,7 @@ class Runtime:
         db = open_database(settings, on_commit=dispatcher)
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         signer = UrlSigner(load_or_create_secret(db, "upload-url-key"), settings.base_url)
-        storage = storage or LocalStorage(settings.objects_dir)
+        storage = storage or open_storage(settings)
         return cls(settings, db, storage, JobQueue(db, settings), dispatcher, signer, AddressPolicy.of(settings))
 
     def close(self) -> None:

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     summary_llm_model: str | None = Field(default=None, description="model name sent to the summary API; default none, the server picks")
     summary_llm_api_key: str | None = Field(default=None, description="bearer token sent to the summary API; default none")
 
+    storage_url: str | None = Field(default=None, description="where objects live: file:///path, or s3://bucket/prefix for S3-compatible storage configured by the standard AWS_* variables (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); default file://DATA_DIR/objects")
+    playback_redirect: str = Field(default="off", description="off: playback proxies stored objects; presigned: segment, MP4, source and thumbnail answers redirect (302) to a presigned S3 URL; or a base URL such as https://cdn.example.com/ that public media's object keys are appended to (restricted media stays proxied)")
+    playback_redirect_seconds: int = Field(default=3600, ge=60, le=604800, description="seconds a presigned playback URL stays valid")
+
     @field_validator("allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
@@ -82,6 +86,13 @@ class Settings(BaseSettings):
                     f"REELHOUSE_ALLOWED_NETWORKS: {network!r} is not a network such as 10.0.0.0/8 or 192.168.1.20"
                 ) from None
         return value
+
+    @field_validator("playback_redirect")
+    @classmethod
+    def _check_redirect(cls, value: str) -> str:
+        if value in ("off", "presigned") or value.startswith(("https://", "http://")):
+            return value
+        raise ValueError(f"REELHOUSE_PLAYBACK_REDIRECT: {value!r} is not off, presigned or an http(s):// base URL")
 
     @property
     def resolved_database_url(self) -> str:

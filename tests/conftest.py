@@ -149,6 +149,35 @@ def file_server(clips: Path) -> Iterator[str]:
     httpd.shutdown()
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's standalone S3 server (the real HTTP API) on 127.0.0.1, reached through the standard AWS variables as
+    an operator's MinIO would be; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {"AWS_ENDPOINT_URL": url, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}.items():
+            env.setenv(name, value)
+        yield url
+    moto.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    """A fresh, empty bucket for one test."""
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
 def wait_for(api: httpx.Client, media_id: str, done: Callable[[dict], bool], timeout: float = 60) -> dict:
     """Polls the media until `done(media)` holds; fails the test with the last state otherwise."""
     deadline = time.monotonic() + timeout

@@ -1,6 +1,6 @@
 """The storage contract, run against every backend, and the playback paths of a backend with no local files.
 
-A backend joins the suite by adding a factory to BACKENDS (an S3 one: a bucket on a local S3 stand-in).
+A backend joins the suite by adding a factory to BACKENDS (S3: a fresh bucket on moto's S3 server).
 """
 
 from __future__ import annotations
@@ -20,21 +20,23 @@ from reelhouse.playback.images import segment_at
 from reelhouse.settings import Settings
 from reelhouse.storage import LocalStorage, MemoryStorage, RangeError, Storage, StorageError
 from reelhouse.storage.keys import download_key, original_key, rendition_prefix, thumbnail_key
+from reelhouse.storage.s3 import S3Storage
 from reelhouse.wire.errors import ApiError
 from tests.clips import make_clip
 from tests.conftest import Server, start_server, wait_for
 from tests.test_uploads import committed, completed_media_id, create_upload, put_chunk
 
-BACKENDS: dict[str, Callable[[Path], Storage]] = {
-    "local": lambda tmp: LocalStorage(tmp / "objects"),
-    "memory": lambda tmp: MemoryStorage(),
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Storage]] = {  # each asks for the fixtures it needs
+    "local": lambda request: LocalStorage(request.getfixturevalue("tmp_path") / "objects"),
+    "memory": lambda request: MemoryStorage(),
+    "s3": lambda request: S3Storage(request.getfixturevalue("s3_bucket"), "reelhouse/objects"),
 }
 DATA = bytes(range(256)) * 40  # 10240 bytes, every offset tells its position apart within 256
 
 
 @pytest.fixture(params=list(BACKENDS))
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    return BACKENDS[request.param](tmp_path)
+def storage(request: pytest.FixtureRequest) -> Storage:
+    return BACKENDS[request.param](request)
 
 
 def stored(storage: Storage, key: str, data: bytes = DATA) -> str:

@@ -43,7 +43,8 @@ def source(playback_id: str, request: Request) -> Response:
     fmt = media.container_format
     filename = f"{media.id}.{EXTENSIONS.get(fmt, fmt)}" if fmt else media.id
     attachment = headers(grant, CACHE_SECONDS) | {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return object_response(rt, original_key(media.id), "application/octet-stream", attachment)
+    return object_response(rt, original_key(media.id), "application/octet-stream", attachment,
+                           shareable=grant.shareable)
 
 
 @router.get("/stream/{playback_id}/chapters.vtt")
@@ -79,4 +80,4 @@ def _rendition(request: Request, playback_id: str, kind: mp4.Kind) -> Response:
     if ready is None:
         raise not_found()
     key = download_key(grant.media.id, kind.file)
-    return object_response(rt, key, kind.content_type, headers(grant, CACHE_SECONDS))
+    return object_response(rt, key, kind.content_type, headers(grant, CACHE_SECONDS), shareable=grant.shareable)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Receive, Scope, Send
@@ -132,15 +132,36 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def _redirect(rt: Runtime, key: str, headers: dict[str, str], shareable: bool) -> Response | None:
+    """A 302 to a presigned URL, valid for REELHOUSE_PLAYBACK_REDIRECT_SECONDS, or to the CDN base URL and the key
+    for media anyone may play; None to serve the object from here."""
+    mode = rt.settings.playback_redirect
+    if mode == "presigned":
+        url = rt.storage.presigned_url(key, rt.settings.playback_redirect_seconds, headers)
+        cache = "private, no-store"  # no cache may keep the redirect past the URL's expiry
+    elif mode != "off" and shareable:
+        url, cache = f"{mode.rstrip('/')}/{key}", headers["Cache-Control"]
+    else:
+        return None
+    if url is None:
+        return None
+    return RedirectResponse(url, status_code=302, headers={**CORS, "Cache-Control": cache})
+
+
 def _error(error: ApiError) -> Response:
     """The error envelope with CORS, for answers decided when the response is sent, past PlaybackRoute's handler."""
     error.headers = {**(error.headers or {}), **CORS}
     return error_response(error)
 
 
-def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, str]) -> Response:
+def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, str], *,
+                    shareable: bool = False) -> Response:
     """From disk with byte ranges (Starlette's) when the backend keeps objects locally, else an ObjectStream;
-    404 when absent."""
+    404 when absent. Under REELHOUSE_PLAYBACK_REDIRECT, a 302 to where the client fetches it itself instead; the
+    caller has made the access checks, and `shareable` says anyone may play it (a CDN URL carries no check)."""
+    redirect = _redirect(rt, key, {"Content-Type": media_type, **headers}, shareable)
+    if redirect is not None:
+        return redirect
     path = rt.storage.local_path(key)
     if path is not None:
         try:

@@ -58,7 +58,7 @@ def thumbnail(playback_id: str, fmt: str, request: Request) -> Response:
     key = thumbnail_key(media.id, name)
     if not rt.storage.exists(key):
         _render(rt, media, time, picture, fmt, key)
-    return object_response(rt, key, CONTENT_TYPES[fmt], headers(grant, CACHE_SECONDS))
+    return object_response(rt, key, CONTENT_TYPES[fmt], headers(grant, CACHE_SECONDS), shareable=grant.shareable)
 
 
 def _parse(query: Mapping[str, str], size: tuple[int, int], duration: float) -> tuple[float, Layout]:

@@ -146,4 +146,5 @@ async def segment(playback_id: str, name: str, file: str, request: Request) -> R
     media_type = CONTENT_TYPES[file[file.rindex("."):]]
     # Cue text is escaped when subtitles are made; no browser may sniff a segment into a page either.
     no_sniff = {"X-Content-Type-Options": "nosniff"}
-    return object_response(rt, key, media_type, {**headers(grant, SEGMENT_SECONDS, immutable=True), **no_sniff})
+    return object_response(rt, key, media_type, {**headers(grant, SEGMENT_SECONDS, immutable=True), **no_sniff},
+                           shareable=grant.shareable)

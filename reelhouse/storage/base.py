@@ -83,6 +83,16 @@ class Storage(ABC):
         """The object's path when the backend keeps it on this machine's disk, so tools read it in place."""
         return None
 
+    def check(self) -> None:
+        """Raises StorageError when the backend cannot be reached, so a misconfigured process refuses to start.
+        A local backend made its root when built, so it has nothing left to check."""
+        return None
+
+    def presigned_url(self, key: str, seconds: int, headers: dict[str, str]) -> str | None:
+        """A URL that serves the object to anyone for `seconds`, answering with `headers` (Content-Type,
+        Content-Disposition, Cache-Control); None when the backend has no such thing, so the caller serves it."""
+        return None
+
     def exists(self, key: str) -> bool:
         return self.size(key) is not None
 

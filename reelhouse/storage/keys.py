@@ -2,6 +2,9 @@
 
 from reelhouse.storage.base import Storage
 
+ROOTS = ("media", "uploads")  # every key lives under one of these: `storage migrate` copies them all
+
+
 
 def media_prefix(media_id: str) -> str:
     return f"media/{media_id}"
