@@ -16,6 +16,7 @@ from reelhouse.settings import Settings
 from reelhouse.storage import Storage
 from reelhouse.uploads import protocol
 from reelhouse.uploads.cleanup import Sweeper
+from reelhouse.web import assets, pages
 from reelhouse.webhooks.delivery import DeliveryWorker
 
 
@@ -65,6 +66,8 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
     app.include_router(stream.router)
     app.include_router(images.router)
     app.include_router(downloads.router)
+    app.include_router(assets.router)
+    app.include_router(pages.router)
     return app
 
 

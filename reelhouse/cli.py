@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,11 @@ from reelhouse.settings import Settings
 from reelhouse.storage import StorageError, open_storage, storage_at
 from reelhouse.storage.migrate import migrate
 from reelhouse.tokens import DEFAULT_WORKSPACE, active_tokens, create_token, revoke, workspace_named
+from reelhouse.users import UserError, all_users, create_user, find_user, set_password
 from reelhouse.webhooks import endpoints
 from reelhouse.wire.webhooks import check_events
+
+FIRST_ADMIN = "admin@localhost"
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -65,7 +70,14 @@ def serve(host: str | None, port: int | None, processes: int | None, data_dir: P
             click.echo("Created an access token (the secret is shown only now):")
             click.echo(f"  token id: {token.id}")
             click.echo(f"  secret:   {secret}")
+        if not all_users(session):
+            password = secrets.token_urlsafe(12)
+            admin = create_user(session, FIRST_ADMIN, password, is_admin=True)
+            click.echo("Created a dashboard admin (sign in, then change the password with `reelhouse users passwd`):")
+            click.echo(f"  email:    {admin.email}")
+            click.echo(f"  password: {password}")
     click.echo(f"reelhouse API on {settings.base_url}/v1  (data in {settings.data_dir.resolve()})")
+    click.echo(f"dashboard on {settings.base_url}/")
     if settings.processes == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
         return
@@ -254,3 +266,71 @@ def storage_migrate(target_url: str, data_dir: Path | None) -> None:
 
 main.add_command(media_commands.media)
 main.add_command(media_commands.uploads)
+@main.group()
+def users() -> None:
+    """Manage the people who sign in to the dashboard."""
+
+
+def read_password(from_stdin: bool) -> str:
+    """From standard input (one line) with --password-stdin, else prompted twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The address the person signs in with")
+@click.option("--workspace", default=DEFAULT_WORKSPACE, show_default=True, help="Workspace, created if new")
+@click.option("--admin", is_flag=True, help="Mark the user as an administrator")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting")
+@data_dir_option
+def users_create(email: str, workspace: str, admin: bool, password_stdin: bool, data_dir: Path | None) -> None:
+    """Create a user who sees exactly what the workspace's access tokens see."""
+    password = read_password(password_stdin)
+    with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
+        try:
+            user = create_user(session, email, password, workspace=workspace, is_admin=admin)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created {user.email} in workspace {workspace}")
+
+
+@users.command("list")
+@data_dir_option
+def users_list(data_dir: Path | None) -> None:
+    """List users with their workspace."""
+    with migrated(load_settings(data_dir=data_dir)) as db, db.read() as session:
+        for user in all_users(session):
+            role = "admin" if user.is_admin else "user"
+            click.echo(f"{user.email:<32}  {user.workspace.name:<16}  {role:<5}  {user.created_at:%Y-%m-%d %H:%M}")
+
+
+@users.command("rm")
+@click.argument("email")
+@data_dir_option
+def users_rm(email: str, data_dir: Path | None) -> None:
+    """Remove a user; their sessions end at once."""
+    with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
+        user = find_user(session, email)
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        session.delete(user)
+    click.echo(f"removed {email}")
+
+
+@users.command("passwd")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting")
+@data_dir_option
+def users_passwd(email: str, password_stdin: bool, data_dir: Path | None) -> None:
+    """Set a user's password; signs them out everywhere and lifts a lockout."""
+    password = read_password(password_stdin)
+    with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
+        user = find_user(session, email)
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        try:
+            set_password(session, user, password)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"password changed for {email}")

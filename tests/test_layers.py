@@ -22,12 +22,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("domain", [
         "reelhouse.jobs.dispatch", "reelhouse.jobs.params", "reelhouse.jobs.queue", "reelhouse.upload_urls",
         "reelhouse.runtime", "reelhouse.tokens", "reelhouse.webhooks", "reelhouse.catalog", "reelhouse.jobs.step",
-        "reelhouse.playback.access",
+        "reelhouse.playback.access", "reelhouse.users",
     ]),
     ("steps", ["reelhouse.jobs"]),
     ("dispatch", ["reelhouse.jobs.registry", "reelhouse.jobs.worker", "reelhouse.webhooks.delivery",
                   "reelhouse.uploads.cleanup"]),
-    ("http", ["reelhouse.api", "reelhouse.playback", "reelhouse.uploads", "reelhouse.app", "reelhouse.testing"]),
+    ("http", ["reelhouse.api", "reelhouse.playback", "reelhouse.uploads", "reelhouse.app", "reelhouse.testing",
+              "reelhouse.web"]),
     ("cli", ["reelhouse.cli", "reelhouse.__main__", "reelhouse.media_commands"]),
 ]  # fmt: skip
 

@@ -6,6 +6,7 @@ on the event loop instead of costing a thread hop each on every request.
 
 from __future__ import annotations
 
+import hmac
 import math
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -19,10 +20,15 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from reelhouse.runtime import Runtime
 from reelhouse.tokens import authenticate
+from reelhouse.users import session_for
 from reelhouse.wire.errors import ApiError, invalid_field, is_uuid
 from reelhouse.wire.schemas import OrderBy, Pagination
 
 _basic = HTTPBasic(auto_error=False, description="Access token id as user name, secret key as password")
+
+SESSION_COOKIE = "reelhouse_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def runtime(request: Request) -> Runtime:
@@ -34,6 +40,8 @@ def workspace_id(
 ) -> str:
     """The workspace of a valid, unrevoked access token; 401 in the envelope otherwise."""
     challenge = {"WWW-Authenticate": 'Basic realm="reelhouse"'}
+    if credentials is None and request.cookies.get(SESSION_COOKIE):
+        return _session_workspace(request)
     if credentials is None:
         raise ApiError(401, "Unauthorized", "Send an access token id and secret key with HTTP Basic auth.",
                        headers=challenge)
@@ -43,6 +51,19 @@ def workspace_id(
             raise ApiError(401, "Unauthorized", "The access token is unknown, revoked or its secret is wrong.",
                            headers=challenge)
         return token.workspace_id
+
+
+def _session_workspace(request: Request) -> str:
+    """The dashboard's way in: a signed-in person's session cookie, plus its CSRF token in a header on anything
+    that changes state (a cross-site form can send the cookie, never the header)."""
+    with request.app.state.runtime.db.read() as session:
+        found = session_for(session, request.cookies[SESSION_COOKIE])
+        if found is None:
+            raise ApiError(401, "Unauthorized", "The session has expired or was signed out; sign in again.")
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, "").encode(), found.csrf_token.encode()):
+            raise ApiError(403, "CSRF token missing or wrong", f"Send the page's CSRF token in {CSRF_HEADER}.")
+        return found.user.workspace_id
 
 
 Authenticated = Annotated[str, Depends(workspace_id)]
