@@ -1,7 +1,7 @@
 """users: people who sign in to the dashboard, and their browser sessions
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa
