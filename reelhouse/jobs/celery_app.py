@@ -26,6 +26,7 @@ from typing import Any
 
 from celery import Celery
 from kombu.exceptions import ChannelError, OperationalError
+from kombu.utils.url import maybe_sanitize_url
 
 from reelhouse.jobs import registry
 from reelhouse.jobs.dispatch import QUEUES, WEBHOOKS, Dispatcher, JobQueued, kinds_of
@@ -81,8 +82,8 @@ class CeleryDispatcher(Dispatcher):
             try:
                 connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
             except Exception as exc:
-                raise BrokerUnreachable(
-                    f"REELHOUSE_BROKER_URL: no broker answers at {connection.as_uri()} ({exc})") from None
+                where = maybe_sanitize_url(self.app.conf.broker_url)  # the password masked
+                raise BrokerUnreachable(f"REELHOUSE_BROKER_URL: no broker answers at {where} ({exc})") from None
 
     def waiting(self, queue: str) -> int:
         """Messages waiting in a broker queue (not those workers hold); 0 for a queue never declared."""
