@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from reelhouse import __version__
-from reelhouse.api import ai, errors, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
+from reelhouse import __version__, logs
+from reelhouse.api import ai, errors, media, media_extras, ops, playback_ids, signing_keys, tracks, uploads, webhooks
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
@@ -21,16 +21,22 @@ from reelhouse.webhooks.delivery import DeliveryWorker
 
 
 def create_app(settings: Settings, *, workers: bool = True, storage: Storage | None = None) -> FastAPI:
-    """`workers=False` serves the API alone, for nodes where separate worker processes run the jobs; `storage`
-    replaces the configured backend."""
+    """`workers=False` serves the API alone, for nodes where separate worker processes run the jobs, as they do
+    wherever a broker is configured; `storage` replaces the configured backend."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.open(settings, storage=storage)
+        dispatcher = None
+        if settings.broker_url:  # imported only then: the embedded default loads no Celery
+            from reelhouse.jobs.celery_app import dispatcher_for
+
+            dispatcher = dispatcher_for(settings)
+        runtime = Runtime.open(settings, storage=storage, dispatcher=dispatcher)
         app.state.runtime = runtime
-        pool = WorkerPool(runtime, settings.workers if workers else 0)
+        embedded = workers and dispatcher is None
+        pool = WorkerPool(runtime, size=settings.workers if embedded else 0)
         pool.start()
-        deliveries = DeliveryWorker(runtime, settings.webhook_workers if workers else 0)
+        deliveries = DeliveryWorker(runtime, settings.webhook_workers if embedded else 0)
         deliveries.start()
         sweeper = Sweeper(runtime)
         sweeper.start()
@@ -52,6 +58,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(ops.Observe)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(uploads.router)  # before media: `/on-demand/uploads` must not match `/on-demand/{mediaId}`
     v1.include_router(media_extras.router)
@@ -68,9 +75,13 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
     app.include_router(downloads.router)
     app.include_router(assets.router)
     app.include_router(pages.router)
+    app.include_router(ops.router)
     return app
 
 
 def app_from_environment() -> FastAPI:
-    """The app for each process of `serve --processes N`, configured by `REELHOUSE_*` variables."""
-    return create_app(Settings())
+    """The app for each process of `serve --processes N`, configured by `REELHOUSE_*` variables (the flags went
+    there): `REELHOUSE_WORKERS=0` for `--no-workers`."""
+    settings = Settings()
+    logs.configure(settings.log_format)
+    return create_app(settings)

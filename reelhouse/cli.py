@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
+import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +15,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reelhouse import media_commands
+from reelhouse import logs, media_commands
 from reelhouse.db.engine import migrated
 from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
+from reelhouse.jobs.dispatch import ALL_QUEUES
 from reelhouse.net.fetch import AddressPolicy
 from reelhouse.settings import Settings
 from reelhouse.storage import StorageError, open_storage, storage_at
@@ -46,24 +47,47 @@ def main() -> None:
     """reelhouse: self-hosted on-demand video with a FastPix-compatible API."""
 
 
+def check_storage(settings: Settings) -> None:
+    """A wrong storage URL or an unreachable bucket stops `serve` and `worker` here, in one line naming the setting."""
+    try:
+        open_storage(settings)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def check_broker(settings: Settings) -> None:
+    """A configured broker must answer before anything starts: one clear line naming the setting otherwise."""
+    if not settings.broker_url:
+        return
+    from reelhouse.jobs.celery_app import BrokerUnreachable, dispatcher_for
+
+    dispatcher = dispatcher_for(settings)
+    assert dispatcher is not None
+    try:
+        dispatcher.check()
+    except BrokerUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on [env REELHOUSE_HOST, default 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="Port [env REELHOUSE_PORT, default 8000]")
 @click.option("--processes", type=int, default=None,
               help="API processes, each with its own job and webhook workers [env REELHOUSE_PROCESSES, default 1]")
+@click.option("--no-workers", is_flag=True,
+              help="Serve the API only; jobs and webhooks run elsewhere (`reelhouse worker`, or another `serve`)")
 @data_dir_option
-def serve(host: str | None, port: int | None, processes: int | None, data_dir: Path | None) -> None:
-    """Run the API and the embedded workers."""
+def serve(host: str | None, port: int | None, processes: int | None, no_workers: bool, data_dir: Path | None) -> None:
+    """Run the API and, without a broker, the embedded workers."""
     import uvicorn
 
     from reelhouse.app import create_app
 
-    settings = load_settings(host=host, port=port, processes=processes, data_dir=data_dir)
-    try:
-        open_storage(settings)  # a wrong URL or an unreachable bucket stops here, in one line
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(host=host, port=port, processes=processes, data_dir=data_dir,
+                             **({"workers": 0, "webhook_workers": 0} if no_workers else {}))
+    logs.configure(settings.log_format)
+    check_storage(settings)
+    check_broker(settings)
     with migrated(settings) as db, db.write() as session:
         if not active_tokens(session):
             token, secret = create_token(session, name="first")
@@ -78,15 +102,53 @@ def serve(host: str | None, port: int | None, processes: int | None, data_dir: P
             click.echo(f"  password: {password}")
     click.echo(f"reelhouse API on {settings.base_url}/v1  (data in {settings.data_dir.resolve()})")
     click.echo(f"dashboard on {settings.base_url}/")
+    if settings.broker_url:
+        click.echo("jobs and webhook deliveries run in `reelhouse worker` processes (REELHOUSE_BROKER_URL is set)")
     if settings.processes == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
         return
     # Each process builds its settings from the environment, so the flags go there first. The processes share
-    # nothing but the database and storage, which already coordinate jobs and deliveries between machines.
+    # nothing but the database and storage, which already coordinate jobs and deliveries between machines, and a
+    # folder where each keeps its metrics for /metrics to add up.
+    metrics_dir = settings.data_dir.resolve() / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     os.environ.update(REELHOUSE_HOST=settings.host, REELHOUSE_PORT=str(settings.port),
-                      REELHOUSE_DATA_DIR=str(settings.data_dir.resolve()))
+                      REELHOUSE_DATA_DIR=str(settings.data_dir.resolve()), PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+                      REELHOUSE_WORKERS=str(settings.workers), REELHOUSE_WEBHOOK_WORKERS=str(settings.webhook_workers))
     uvicorn.run("reelhouse.app:app_from_environment", factory=True, workers=settings.processes,
-                host=settings.host, port=settings.port, log_level="info")
+                host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Jobs run at once [env REELHOUSE_WORKERS, default 2]")
+@click.option("--queues", default=",".join(ALL_QUEUES), show_default=True,
+              help="Comma-separated queues to serve: transcode (ingest, transcoding, MP4, tracks), ai (speech, "
+                   "summaries, chapters), webhooks (deliveries)")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve this worker's Prometheus metrics (job durations, webhook lag) on HOST:PORT/metrics")
+@data_dir_option
+def worker(concurrency: int | None, queues: str, metrics_port: int | None, data_dir: Path | None) -> None:
+    """Run jobs and webhook deliveries handed out by the broker (REELHOUSE_BROKER_URL); run one per machine."""
+    settings = load_settings(data_dir=data_dir)
+    logs.configure(settings.log_format)
+    if not settings.broker_url:
+        raise click.ClickException("REELHOUSE_BROKER_URL is not set: without a broker, `reelhouse serve` runs the jobs")
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(wanted) - set(ALL_QUEUES))
+    if unknown or not wanted:
+        raise click.BadParameter(f"unknown queue {', '.join(unknown)}; choose from {', '.join(ALL_QUEUES)}"
+                                 if unknown else "name at least one queue", param_hint="--queues")
+    check_storage(settings)
+    check_broker(settings)
+    from reelhouse.jobs.celery_app import CeleryWorker
+
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.host)
+    CeleryWorker(settings, wanted, concurrency or settings.workers or 1).run()
 
 
 @main.group()

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=0, description="embedded job worker threads per process; 0 runs none")
     job_lease_seconds: float = Field(default=30.0, gt=0, description="seconds a job's claim lasts without renewal; a dead worker's job is picked up again after this")
     job_max_attempts: int = Field(default=3, ge=1, description="attempts a job gets before an error or a dying worker fails it for good")
+    broker_url: str | None = Field(default=None, description="Celery broker (redis://… or amqp://…) that hands jobs and webhook deliveries to `reelhouse worker` processes; default none: `serve` runs them in its own threads")
+    log_format: Literal["text", "json"] = Field(default="text", description="log lines as text, or as JSON objects with the request id and job id, for log collectors")
     ffmpeg_path: str | None = Field(default=None, description="ffmpeg to run (a path or a name on PATH); default the one bundled with imageio-ffmpeg")
 
     webhook_workers: int = Field(default=8, ge=0, description="webhook endpoints delivered to in parallel per process; 0 delivers none")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
+import socket
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ POSTGRES_ADMIN_URL = os.environ.get("REELHOUSE_TEST_POSTGRES", "postgresql+psyco
 ON_POSTGRES = os.environ.get("REELHOUSE_TEST_DATABASE") == "postgres"  # run the whole suite on PostgreSQL
 
 
-@contextlib.contextmanager
+@contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards; skips where no server answers."""
     try:
@@ -41,10 +45,12 @@ def fresh_postgres() -> Iterator[str]:
     name = f"reelhouse_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -79,7 +85,7 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
     return server_settings(tmp_path / "data", database_url)
 
 
-@contextlib.contextmanager
+@contextmanager
 def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, tuple[str, str]]]:
     """A server (and a token for it) that one test module shares; on PostgreSQL when the suite runs there."""
     with contextlib.ExitStack() as stack:
@@ -204,3 +210,46 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15, what: str = "
 def settled(media: dict) -> bool:
     """Ingest is over: the media was handed to transcoding, is playable, or failed."""
     return media["status"] in ("In Queue", "Processing", "Ready", "Failed")
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, which a test may stop and start again (a broker outage)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A broker for Celery tests; skips where no redis-server can be run."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -72,7 +72,7 @@ def enqueue(rt: Runtime, media_id: str, revision: int = 1) -> str:
 
 
 def pool_for(rt: Runtime, step: Step[TrackParams], size: int) -> WorkerPool:
-    return WorkerPool(rt, size, steps=lambda kind: step, kinds=(KIND,), poll_seconds=0.05)
+    return WorkerPool(rt, steps=lambda kind: step, size=size, kinds=(KIND,), poll_seconds=0.05)
 
 
 def load(rt: Runtime, job_id: str) -> Job:

@@ -15,7 +15,7 @@ PACKAGE = Path(reelhouse.__file__).parent
 
 # Lowest first. A module belongs to the longest prefix that names it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("settings", ["reelhouse", "reelhouse.settings"]),
+    ("settings", ["reelhouse", "reelhouse.settings", "reelhouse.logs", "reelhouse.metrics"]),
     ("infrastructure", ["reelhouse.storage", "reelhouse.net", "reelhouse.media", "reelhouse.ai"]),
     ("db", ["reelhouse.db"]),
     ("wire", ["reelhouse.wire"]),
@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     ("steps", ["reelhouse.jobs"]),
     ("dispatch", ["reelhouse.jobs.registry", "reelhouse.jobs.worker", "reelhouse.webhooks.delivery",
-                  "reelhouse.uploads.cleanup"]),
+                  "reelhouse.uploads.cleanup", "reelhouse.jobs.celery_app"]),
     ("http", ["reelhouse.api", "reelhouse.playback", "reelhouse.uploads", "reelhouse.app", "reelhouse.testing",
               "reelhouse.web"]),
     ("cli", ["reelhouse.cli", "reelhouse.__main__", "reelhouse.media_commands"]),

@@ -12,14 +12,35 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from reelhouse.db.enums import JobKind
+
+# The queue each kind of work belongs to, for a distributed dispatcher: workers serve some or all of them, so speech
+# recognition never starves transcoding.
+WEBHOOKS = "webhooks"
+QUEUES: dict[JobKind, str] = {
+    JobKind.INGEST: "transcode",
+    JobKind.TRANSCODE: "transcode",
+    JobKind.LADDER: "transcode",
+    JobKind.MP4: "transcode",
+    JobKind.TRACK: "transcode",
+    JobKind.SPEECH: "ai",
+    JobKind.SUMMARY: "ai",
+    JobKind.CHAPTERS: "ai",
+}
+ALL_QUEUES = (*dict.fromkeys(QUEUES.values()), WEBHOOKS)
+
+
+def kinds_of(queue: str) -> list[JobKind]:
+    return [kind for kind, name in QUEUES.items() if name == queue]
 
 
 @dataclass(frozen=True)
 class JobQueued:
     job_id: str
     kind: JobKind
+    not_before: datetime | None = None  # a retry backing off: claimable from then on
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,10 @@ class Dispatcher(ABC):
     @abstractmethod
     def deliveries_due(self) -> None: ...
 
+    @abstractmethod
+    def check(self) -> None:
+        """Raises, saying why, when whatever carries the work cannot be reached (for start-up and readiness)."""
+
 
 class Wakeups(Dispatcher):
     """The embedded dispatcher: events that this process's worker and delivery threads wait on between polls."""
@@ -56,3 +81,6 @@ class Wakeups(Dispatcher):
 
     def deliveries_due(self) -> None:
         self.deliveries.set()
+
+    def check(self) -> None:
+        """Threads of this process: always there."""

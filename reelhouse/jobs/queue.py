@@ -66,6 +66,7 @@ class JobQueue:
         self.max_attempts = settings.job_max_attempts
 
     def claim(self, kinds: Iterable[str]) -> Job | None:
+        """The oldest claimable job of these kinds, now this worker's; None when there is none."""
         kinds = list(kinds)
         with self.db.write() as session:
             now = utcnow()
@@ -73,14 +74,34 @@ class JobQueue:
                 select(Job.id).where(Job.kind.in_(kinds), _claimable(now)).order_by(Job.created_at).limit(8)
             ).all()
             for job_id in candidates:
-                claimed = session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, _claimable(now))
-                    .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, lease_until=now + self.lease)
-                )
-                if claimed.rowcount == 1:
+                if self._take(session, job_id, now):
                     return session.get(Job, job_id)
         return None
+
+    def claim_by_id(self, job_id: str) -> Job | None:
+        """The job a message named, now this worker's; None when it is not claimable (done, failed, running under
+        a live lease, backing off, or gone): a repeated or stale message then changes nothing."""
+        with self.db.write() as session:
+            return session.get(Job, job_id) if self._take(session, job_id, utcnow()) else None
+
+    def _take(self, session: Session, job_id: str, now: datetime) -> bool:
+        """Compare-and-set: only one worker's UPDATE finds the job still claimable."""
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, _claimable(now))
+            .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, lease_until=now + self.lease)
+        )
+        return claimed.rowcount == 1
+
+    def stranded(self, kinds: Iterable[str], limit: int = 1000) -> list[JobQueued]:
+        """Jobs of these kinds that are claimable now (queued and due, or running past their lease), oldest first:
+        what a sweep hands on again when no message for them may be left."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(Job.id, Job.kind).where(Job.kind.in_(list(kinds)), _claimable(utcnow()))
+                .order_by(Job.created_at).limit(limit)
+            ).all()
+        return [JobQueued(job_id, JobKind(kind)) for job_id, kind in rows]
 
     def renew(self, claims: Iterable[Job]) -> None:
         """Extends the leases this worker still holds (a claim taken over by another worker is left alone)."""
@@ -110,4 +131,6 @@ class JobQueue:
                 delay = min(300.0, 2.0 ** job.attempts) * (0.5 + random.random())
                 values.update(status=JobStatus.QUEUED, run_after=utcnow() + timedelta(seconds=delay))
             held = session.execute(update(Job).where(*_held(job)).values(**values)).rowcount == 1
+            if held and not give_up:
+                after_commit(session, JobQueued(job.id, JobKind(job.kind), not_before=values["run_after"]))
         return give_up and held

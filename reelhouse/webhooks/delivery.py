@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from reelhouse import __version__
 from reelhouse.db.enums import DeliveryStatus
 from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent, Workspace, utcnow
+from reelhouse.metrics import WEBHOOK_FAILURES, WEBHOOK_LAG_SECONDS
 from reelhouse.net.fetch import PostResult, post
 from reelhouse.runtime import Runtime
 from reelhouse.webhooks import signing
@@ -114,8 +115,8 @@ class _Request:
 
 
 class DeliveryWorker:
-    """Delivery threads inside `reelhouse serve`; `size` endpoints are delivered to in parallel. They wait on the
-    embedded dispatcher's `deliveries` event between polls."""
+    """Delivery threads inside `reelhouse serve` (or `reelhouse worker --queues webhooks`); `size` endpoints are delivered to in parallel. They wait on the
+    process's `deliveries` wake-up between polls."""
 
     def __init__(self, runtime: Runtime, size: int, poll_seconds: float = 1.0) -> None:
         self.db = runtime.db
@@ -124,7 +125,7 @@ class DeliveryWorker:
         self.size = size
         self.poll_seconds = poll_seconds
         self.lease = timedelta(seconds=2 * self.settings.webhook_timeout + 10)  # outlives any one attempt
-        self._wakeup = runtime.dispatcher.deliveries
+        self._wakeup = runtime.wakeups.deliveries
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._inflight: dict[str, threading.Thread] = {}
@@ -271,11 +272,13 @@ class DeliveryWorker:
             log.info("webhook %s event %s attempt %d: %s", endpoint.url, delivery.event_seq, delivery.attempts, outcome)
             if result is not None and 200 <= result.status < 300:
                 delivery.status = DeliveryStatus.DELIVERED
+                WEBHOOK_LAG_SECONDS.observe((utcnow() - delivery.event.created_at).total_seconds())
             else:
                 if result is not None and result.status == 410:
                     endpoint.enabled = False
                     endpoint.disabled_reason = f"the receiver answered 410 Gone on {timestamp(utcnow())}"
                 self._reschedule(delivery, result)
+                WEBHOOK_FAILURES.labels(final=str(delivery.status == DeliveryStatus.FAILED).lower()).inc()
             session.flush()
             now = utcnow()
             keep = keep_lease and endpoint.enabled and _next_delivery(session, webhook_id, now) is not None
