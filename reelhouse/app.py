@@ -9,13 +9,14 @@ from fastapi import APIRouter, FastAPI
 
 from reelhouse import __version__
 from reelhouse.api import ai, errors, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
+from reelhouse.jobs.reconcile import fail_stranded
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.storage import Storage
 from reelhouse.uploads import protocol
-from reelhouse.uploads.cleanup import Sweeper
+from reelhouse.uploads.cleanup import Sweeper, sweep_expired
 from reelhouse.webhooks.delivery import DeliveryWorker
 
 
@@ -31,7 +32,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         pool.start()
         deliveries = DeliveryWorker(runtime, settings.webhook_workers if workers else 0)
         deliveries.start()
-        sweeper = Sweeper(runtime)
+        sweeper = Sweeper(runtime, chores=(sweep_expired, fail_stranded))
         sweeper.start()
         try:
             yield

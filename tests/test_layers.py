@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "reelhouse.playback.access",
     ]),
     ("steps", ["reelhouse.jobs"]),
-    ("dispatch", ["reelhouse.jobs.registry", "reelhouse.jobs.worker", "reelhouse.webhooks.delivery",
+    ("dispatch", ["reelhouse.jobs.registry", "reelhouse.jobs.worker", "reelhouse.jobs.reconcile", "reelhouse.webhooks.delivery",
                   "reelhouse.uploads.cleanup"]),
     ("http", ["reelhouse.api", "reelhouse.playback", "reelhouse.uploads", "reelhouse.app", "reelhouse.testing"]),
     ("cli", ["reelhouse.cli", "reelhouse.__main__"]),

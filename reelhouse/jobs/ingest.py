@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from sqlalchemy.orm import Session
+
 from reelhouse.catalog.media import mark_failed, set_status
 from reelhouse.db.enums import JobKind, MediaStatus
 from reelhouse.db.models import Job, Media, Track, Upload
@@ -109,11 +111,10 @@ def run(ctx: JobContext[Params]) -> None:
         enqueue(session, JobKind.TRANSCODE, media)
 
 
-def give_up(rt: Runtime, job: Job, params: Params, error: str) -> None:
-    with rt.db.write() as session:
-        media = session.get(Media, job.media_id)
-        if media is not None:
-            mark_failed(session, media, error)
+def give_up(session: Session, job: Job, params: Params, error: str) -> None:
+    media = session.get(Media, job.media_id)
+    if media is not None:
+        mark_failed(session, media, error)
 
 
 STEP = Step(Params, run, give_up)

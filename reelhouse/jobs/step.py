@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from sqlalchemy.orm import Session
+
 from reelhouse.db.models import Job
 from reelhouse.jobs.params import Params
 from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
@@ -86,7 +88,8 @@ class JobContext(Generic[P]):
 class Step(Generic[P]):
     params: type[P]
     run: Callable[[JobContext[P]], None]
-    give_up: Callable[[Runtime, Job, P, str], None]  # records the final failure where users see it
+    # records the final failure where users see it, in the session of the transaction that fails the job
+    give_up: Callable[[Session, Job, P, str], None]
 
     def context(self, runtime: Runtime, job: Job, scratch: Path) -> JobContext[P]:
         return JobContext(runtime, job, self.params.model_validate(job.params), scratch)

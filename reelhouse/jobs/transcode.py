@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from reelhouse.catalog.media import mark_failed, mark_ready, set_status
 from reelhouse.db.enums import MediaStatus
 from reelhouse.db.models import Job, Media, Rendition
@@ -149,14 +151,13 @@ def _segment_starts(rt: Runtime, media: Media) -> list[float]:
     return [max(0.0, t - 0.001) for t in reference_playlist(rt, media).starts()]
 
 
-def give_up_playable(rt: Runtime, job: Job, params: Params, error: str) -> None:
-    with rt.db.write() as session:
-        media = session.get(Media, job.media_id)
-        if media is not None and not media.renditions:
-            mark_failed(session, media, error)
+def give_up_playable(session: Session, job: Job, params: Params, error: str) -> None:
+    media = session.get(Media, job.media_id)
+    if media is not None and not media.renditions:
+        mark_failed(session, media, error)
 
 
-def give_up_ladder(rt: Runtime, job: Job, params: Params, error: str) -> None:
+def give_up_ladder(session: Session, job: Job, params: Params, error: str) -> None:
     """The media stays Ready on the renditions it has; the job row keeps the error for operators."""
     log.error("media %s: ladder failed, playing with fewer renditions: %s", job.media_id, error)
 
