@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from reelhouse import __version__
-from reelhouse.api import ai, errors, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
+from reelhouse.api import ai, errors, limits, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
 from reelhouse.jobs.reconcile import fail_stranded
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         redoc_url=None,
     )
     errors.install(app)
+    limits.install(app, settings.max_request_bytes)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(uploads.router)  # before media: `/on-demand/uploads` must not match `/on-demand/{mediaId}`
     v1.include_router(media_extras.router)
