@@ -293,3 +293,27 @@ def test_a_media_whose_jobs_all_finished_without_settling_it_is_failed(runtime: 
 
     assert media_state(runtime, media_id) == ("Failed", "ffmpeg: out of memory", ["video.media.failed"])
     assert fail_stranded(runtime) == 0
+
+
+def test_deleting_a_media_stops_its_running_ffmpeg(runtime: Runtime, media_id: str, tmp_path: Path) -> None:
+    enqueue(runtime, media_id)
+    job = runtime.jobs.claim([KIND])
+    ctx = JobContext(runtime, job, TrackParams(track="t", revision=1), tmp_path)
+    outcome: list[BaseException] = []
+
+    def encode_forever() -> None:
+        try:
+            ctx.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120", "-f", "null", "-"], duration=5, work=1,
+                       what="encoding failed")
+        except BaseException as exc:
+            outcome.append(exc)
+
+    encoder = threading.Thread(target=encode_forever)
+    encoder.start()
+    time.sleep(0.5)
+    with runtime.db.write() as session:
+        session.delete(session.get(Media, media_id))
+
+    encoder.join(30)
+    assert not encoder.is_alive(), "ffmpeg kept running for a deleted media"
+    assert [str(e) for e in outcome] == ["the media was deleted"]

@@ -40,7 +40,7 @@ def run(ctx: JobContext[Mp4Params]) -> None:
                 raise PermanentError("the media has no audio to make an M4A of")
             args = mp4.m4a_command(source, dest, info.audio, media.optimize_audio)
             size = None
-        ctx.ffmpeg(args, duration=info.duration, work=1, what=f"making {kind.file} failed")
+        ctx.ffmpeg(args, duration=media.duration or info.duration, work=1, what=f"making {kind.file} failed")
     rt.storage.put_file(download_key(media.id, kind.file), dest)
     with rt.db.write() as session:
         wanted = _record(session, media.id, kind, DownloadStatus.READY, size)

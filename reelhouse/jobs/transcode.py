@@ -121,7 +121,7 @@ def run_playable(ctx: JobContext[Params]) -> None:
             args = hls.encode_command(source, out, rungs, audio, media.optimize_audio, hls.every_segment())
             work = 1.0
         log.info("media %s: first rendition by %s", media.id, "stream copy" if work < 1 else "encoding")
-        _run(ctx, args, outputs, info.duration, work)
+        _run(ctx, args, outputs, media.duration or info.duration, work)
     publish(rt, media.id, out, outputs, ready=True)
 
 
@@ -142,7 +142,7 @@ def run_ladder(ctx: JobContext[Params]) -> None:
         out = ctx.scratch / "hls"
         args = hls.encode_command(source, out, rungs, None, media.optimize_audio, keyframes)
         outputs = [Output(r.name, "video", rung=r) for r in rungs]
-        _run(ctx, args, outputs, info.duration, len(rungs))
+        _run(ctx, args, outputs, media.duration or info.duration, len(rungs))
     publish(rt, media.id, out, outputs, ready=False)
 
 
