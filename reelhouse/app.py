@@ -8,14 +8,27 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from reelhouse import __version__, logs
-from reelhouse.api import ai, errors, media, media_extras, ops, playback_ids, signing_keys, tracks, uploads, webhooks
+from reelhouse.api import (
+    ai,
+    errors,
+    limits,
+    media,
+    media_extras,
+    ops,
+    playback_ids,
+    signing_keys,
+    tracks,
+    uploads,
+    webhooks,
+)
+from reelhouse.jobs.reconcile import fail_stranded
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.storage import Storage
 from reelhouse.uploads import protocol
-from reelhouse.uploads.cleanup import Sweeper
+from reelhouse.uploads.cleanup import Sweeper, sweep_expired
 from reelhouse.web import assets, pages
 from reelhouse.webhooks.delivery import DeliveryWorker
 
@@ -38,7 +51,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         pool.start()
         deliveries = DeliveryWorker(runtime, settings.webhook_workers if embedded else 0)
         deliveries.start()
-        sweeper = Sweeper(runtime)
+        sweeper = Sweeper(runtime, chores=(sweep_expired, fail_stranded))
         sweeper.start()
         try:
             yield
@@ -59,6 +72,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
     )
     errors.install(app)
     app.add_middleware(ops.Observe)
+    limits.install(app, settings.max_request_bytes)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(uploads.router)  # before media: `/on-demand/uploads` must not match `/on-demand/{mediaId}`
     v1.include_router(media_extras.router)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MiB = 1024**2
 GiB = 1024**3
 
 
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(default=False, description="let pulls, track URLs and webhooks reach loopback and private addresses")
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated networks (CIDR, or a JSON list) that pulls, track URLs and webhooks may reach even when private, e.g. a LAN NAS")
     max_source_bytes: int = Field(default=20 * GiB, description="bytes an upload, pulled file or track file may have at most")
+    max_source_duration: float = Field(default=43200.0, gt=0, description="seconds of media an input may play for at most; longer ones fail at ingest with the reason")
+    max_source_pixels: int = Field(default=8192 * 4320, gt=0, description="pixels (width × height) a video frame may have at most; larger ones fail at ingest with the reason")
+    max_request_bytes: int = Field(default=MiB, gt=0, description="bytes an API request body may have at most; larger ones get 413 before they are read or authenticated (uploads are bounded by max_source_bytes)")
     download_connect_timeout: float = Field(default=10.0, description="seconds a download (pull or track URL) may take to connect")
     download_read_timeout: float = Field(default=30.0, description="seconds a download may wait for the server between reads or writes")
     download_max_redirects: int = Field(default=5, description="redirects a download follows before it fails")

@@ -1,6 +1,9 @@
-"""An unexpected failure still answers in the error envelope and leaves the connection usable."""
+"""An unexpected failure still answers in the error envelope and leaves the connection usable; the schema says what
+the server enforces."""
 
+from reelhouse.app import create_app
 from reelhouse.catalog import media
+from reelhouse.settings import Settings
 
 
 def test_a_crash_is_a_500_envelope_and_the_connection_survives(api, monkeypatch):
@@ -15,3 +18,14 @@ def test_a_crash_is_a_500_envelope_and_the_connection_survives(api, monkeypatch)
     assert "disk on fire" not in crashed.text
     monkeypatch.undo()
     assert api.get("/on-demand").status_code == 200  # same pooled connection, still open
+
+
+def test_the_schema_declares_every_path_id_a_uuid() -> None:
+    """Schema-driven clients and fuzzers then send ids that reach the routes, not ones refused before them."""
+    schema = create_app(Settings()).openapi()
+    path_ids = [(path, parameter["name"], parameter["schema"].get("format"))
+                for path, operations in schema["paths"].items() for operation in operations.values()
+                for parameter in operation.get("parameters", []) if parameter["in"] == "path"]
+
+    assert len(path_ids) > 20
+    assert [p for p in path_ids if p[2] != "uuid"] == []

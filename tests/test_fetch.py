@@ -140,14 +140,17 @@ def dest(tmp_path: Path) -> Path:
     "ip",
     ["127.0.0.1", "::1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "fe80::1",
      "fd00::1", "100.64.0.1", "0.0.0.0", "0.1.2.3", "224.0.0.1", "240.0.0.1", "::", "::ffff:127.0.0.1",
-     "::ffff:10.0.0.1"],
+     "::ffff:10.0.0.1",
+     # IPv4 inside IPv6: 6to4, Teredo (client 127.0.0.1), NAT64, IPv4-compatible; then non-global unicast IPv6
+     "2002:7f00:1::", "2002:a00:1::1", "2001:0:4136:e378:8000:0:80ff:fffe", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
+     "::127.0.0.1", "::8.8.8.8", "fec0::1", "64:ff9b:1::808:808", "100::1", "ff02::1", "2001:db8::1"],
 )
 def test_special_addresses_are_blocked(ip: str) -> None:
     with pytest.raises(BlockedAddressError):
         STRICT.check_ip(ip)
 
 
-@pytest.mark.parametrize("ip", ["8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"])
+@pytest.mark.parametrize("ip", ["8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"])
 def test_public_addresses_are_allowed(ip: str) -> None:
     STRICT.check_ip(ip)
 
@@ -164,7 +167,8 @@ def test_resolve_checks_every_address() -> None:
 @pytest.mark.parametrize(
     "url",
     ["http://127.0.0.1/", "http://localhost/x", "http://[::1]:8080/", "http://10.0.0.1/",
-     "http://169.254.169.254/latest/meta-data/", "https://[::ffff:7f00:1]/"],
+     "http://169.254.169.254/latest/meta-data/", "https://[::ffff:7f00:1]/", "http://[2002:7f00:1::]/",
+     "http://[fec0::1]/"],
 )
 def test_check_url_blocks_private_targets(url: str) -> None:
     with pytest.raises(BlockedAddressError):
@@ -330,3 +334,8 @@ def test_post_deadline_cuts_off_trickling_server(server: _Server, path: str) -> 
     with pytest.raises(FetchError, match="timed out"):
         post(server.url(path), b"{}", {}, OPEN, timeout=1)
     assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("ip", ["10.1.2.3", "::ffff:10.1.2.3", "64:ff9b::a01:203", "2002:a01:203::1"])
+def test_allowed_networks_hold_however_their_addresses_are_wrapped(ip: str) -> None:
+    AddressPolicy(allowed_networks=(ip_network("10.0.0.0/8"),)).check_ip(ip)

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from reelhouse.db.enums import JobKind
-from reelhouse.db.models import Job, Media, Workspace, utcnow
-from reelhouse.jobs.params import TrackParams
+from reelhouse.catalog.media import set_status
+from reelhouse.db.enums import JobKind, MediaStatus
+from reelhouse.db.models import Job, Media, Webhook, WebhookEvent, Workspace, utcnow
+from reelhouse.jobs import registry
+from reelhouse.jobs.params import Params, TrackParams
 from reelhouse.jobs.queue import enqueue as enqueue_job
+from reelhouse.jobs.reconcile import fail_stranded
 from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.runtime import Runtime
@@ -37,7 +41,7 @@ class Recorder:
             attempt = len(self.runs)
         self.behaviour(attempt)
 
-    def give_up(self, rt: Runtime, job: Job, params: TrackParams, error: str) -> None:
+    def give_up(self, session: Session, job: Job, params: TrackParams, error: str) -> None:
         self.gave_up.append((job.id, error))
 
     def step(self) -> Step[TrackParams]:
@@ -205,7 +209,7 @@ def test_a_worker_survives_a_failing_give_up(runtime: Runtime, media_id: str) ->
         if attempt == 1:
             raise PermanentError("not media")
 
-    def broken_give_up(rt: Runtime, job: Job, params: TrackParams, error: str) -> None:
+    def broken_give_up(session: Session, job: Job, params: TrackParams, error: str) -> None:
         raise RuntimeError("could not record the failure")
 
     recorder = Recorder(refuse)
@@ -218,3 +222,98 @@ def test_a_worker_survives_a_failing_give_up(runtime: Runtime, media_id: str) ->
         wait_until(lambda: load(runtime, second).status == "done", what="the next job running")
     finally:
         pool.stop()
+
+
+class Killed(BaseException):
+    """The process dying at this point: nothing after it runs and the open transaction never commits."""
+
+
+def subscribe(rt: Runtime, media_id: str) -> None:
+    """A webhook endpoint in the media's workspace, so media events are written to the outbox."""
+    with rt.db.write() as session:
+        media = session.get(Media, media_id)
+        session.add(Webhook(workspace_id=media.workspace_id, url="http://127.0.0.1:9/hook", secret="whsec_test"))
+
+
+def media_state(rt: Runtime, media_id: str) -> tuple[str, str | None, list[str]]:
+    with rt.db.read() as session:
+        media = session.get(Media, media_id)
+        events = session.scalars(select(WebhookEvent.type).where(WebhookEvent.object_id == media_id)).all()
+        return media.status, media.error, list(events)
+
+
+def test_a_kill_while_a_job_fails_never_strands_its_media(runtime: Runtime, media_id: str) -> None:
+    subscribe(runtime, media_id)
+    set_status(runtime.db, media_id, MediaStatus.DOWNLOADING)
+    with runtime.db.write() as session:
+        job_id = enqueue_job(session, JobKind.INGEST, session.get(Media, media_id)).id
+    real = registry.step(JobKind.INGEST)
+
+    def unreachable(ctx: JobContext[Params]) -> None:
+        raise PermanentError("could not download the input: 404 Not Found")
+
+    def killed_while_giving_up(session: Session, job: Job, params: Params, error: str) -> None:
+        raise Killed  # after the job was marked failed, before the media was
+
+    pool = WorkerPool(runtime, 0, steps=lambda kind: Step(Params, unreachable, killed_while_giving_up))
+    with pytest.raises(Killed):
+        pool.run(runtime.jobs.claim([JobKind.INGEST]))
+
+    job = load(runtime, job_id)
+    status, _, events = media_state(runtime, media_id)
+    assert job.status != "failed", "the job failed for good while its media was left " + status
+    assert status == "Downloading" and "video.media.failed" not in events
+
+    with runtime.db.write() as session:  # restarted: the dead process's lease has run out
+        session.execute(update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+    pool = WorkerPool(runtime, 0, steps=lambda kind: Step(Params, unreachable, real.give_up))
+    pool.run(runtime.jobs.claim([JobKind.INGEST]))
+
+    assert load(runtime, job_id).status == "failed"
+    assert media_state(runtime, media_id) == (
+        "Failed", "could not download the input: 404 Not Found", ["video.media.failed"])
+
+
+def test_a_media_whose_jobs_all_finished_without_settling_it_is_failed(runtime: Runtime, media_id: str) -> None:
+    subscribe(runtime, media_id)
+    set_status(runtime.db, media_id, MediaStatus.PROCESSING)
+    with runtime.db.write() as session:
+        media = session.get(Media, media_id)
+        ingest = enqueue_job(session, JobKind.INGEST, media)
+        transcode = enqueue_job(session, JobKind.TRANSCODE, media)
+    assert fail_stranded(runtime) == 0  # queued jobs will settle it
+    with runtime.db.write() as session:
+        session.execute(update(Job).where(Job.id == ingest.id).values(status="done"))
+        session.execute(update(Job).where(Job.id == transcode.id).values(status="running"))
+    assert fail_stranded(runtime) == 0  # a running one too
+    with runtime.db.write() as session:
+        session.execute(update(Job).where(Job.id == transcode.id).values(status="failed", error="ffmpeg: out of memory"))
+
+    assert fail_stranded(runtime) == 1
+
+    assert media_state(runtime, media_id) == ("Failed", "ffmpeg: out of memory", ["video.media.failed"])
+    assert fail_stranded(runtime) == 0
+
+
+def test_deleting_a_media_stops_its_running_ffmpeg(runtime: Runtime, media_id: str, tmp_path: Path) -> None:
+    enqueue(runtime, media_id)
+    job = runtime.jobs.claim([KIND])
+    ctx = JobContext(runtime, job, TrackParams(track="t", revision=1), tmp_path)
+    outcome: list[BaseException] = []
+
+    def encode_forever() -> None:
+        try:
+            ctx.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120", "-f", "null", "-"], duration=5, work=1,
+                       what="encoding failed")
+        except BaseException as exc:
+            outcome.append(exc)
+
+    encoder = threading.Thread(target=encode_forever)
+    encoder.start()
+    time.sleep(0.5)
+    with runtime.db.write() as session:
+        session.delete(session.get(Media, media_id))
+
+    encoder.join(30)
+    assert not encoder.is_alive(), "ffmpeg kept running for a deleted media"
+    assert [str(e) for e in outcome] == ["the media was deleted"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reelhouse.media.ffmpeg import run_ffmpeg
 from reelhouse.settings import Settings
 from tests.api_helpers import create_media, error_of, invalid_fields, wait_until_idle
 from tests.clips import make_clip, truncate
@@ -419,3 +420,30 @@ def test_pulled_non_media_fails_with_a_reason(api: httpx.Client, file_server: st
         assert reason in media["error"], (name, media["error"])
         assert media["tracks"] == [], name
         assert "duration" not in media, name
+
+
+def test_a_file_of_a_few_frames_hours_apart_fails_at_once_with_a_reason(
+    api: httpx.Client, file_server: str, clips: Path
+) -> None:
+    """Two frames 10 h apart: a 2 KB file that used to hold a worker for hours while ffmpeg made up 2 million frames."""
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=60", "-frames:v", "2", "-vf",
+                "setpts=N*36000/TB", "-c:v", "libx264", str(clips / "sparse.mkv")], timeout=60)
+
+    media = wait_for(api, create_media(api, f"{file_server}/sparse.mkv")["id"], settled, timeout=60)
+
+    assert media["status"] == "Failed", media
+    assert "the video has 2 frames over 36000 s" in media["error"], media["error"]
+
+
+def test_a_faststart_mp4_cut_in_half_plays_for_what_it_holds(
+    server: Server, api: httpx.Client, file_server: str, clips: Path
+) -> None:
+    whole = make_clip(clips / "faststart.mp4", seconds=4, extra=["-movflags", "+faststart"])
+    cut = truncate(whole, 0.5).name
+
+    media = wait_for(api, create_media(api, f"{file_server}/{cut}")["id"], lambda m: m["status"] in ("Ready", "Failed"))
+
+    assert media["status"] == "Ready", media
+    assert 1.0 <= float(media["duration"]) <= 3.0, media["duration"]  # what plays, not the 4 s the index declares
+    thumbnail = httpx.get(f"{server.url}/images/{media['playbackIds'][0]['id']}/thumbnail.jpg")
+    assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastpix_python import Fastpix, errors
 
+from reelhouse.playback.access import domain_permits
 from tests.api_helpers import create_media, error_of, invalid_fields
 from tests.clips import make_clip
 from tests.conftest import Server, make_token, wait_for
@@ -287,12 +288,27 @@ def test_domain_rules_are_enforced(server: Server, api: httpx.Client, file_serve
     assert statuses(play(server, pid)) == [200, 200, 200, 200]
     assert statuses(play(server, pid, Origin="https://evil.test")) == [200, 200, 200, 200]
     error_of(play(server, pid, Origin="https://www.evil.test")[0], 403)
+    error_of(play(server, pid, Origin="https://WWW.Evil.Test.")[0], 403)  # one host, however it is spelt
 
     # segments are checked, not just playlists
     variant = play(server, pid)[1]
     segment_url = str(variant.url).rsplit("/", 1)[0] + "/" + m3u8.loads(variant.text).segments[0].uri
     assert httpx.get(segment_url).status_code == 200
     error_of(httpx.get(segment_url, headers={"Referer": "https://www.evil.test/"}), 403)
+
+
+@pytest.mark.parametrize("page", [
+    "https://evil.com.", "https://EVIL.COM.:8443", "https://Evil.Com/watch", "https://www.bad.test.",
+    "https://ｅｖｉｌ.com", "https://xn--bcher-kva.example", "https://BÜCHER.example.",
+])
+def test_deny_rules_match_every_spelling_of_a_host(page: str) -> None:
+    rules = {"defaultPolicy": "allow", "deny": ["evil.com", "*.bad.test", "bücher.example"]}
+    assert domain_permits(rules, page) is False
+
+
+@pytest.mark.parametrize("page", ["https://good.com", "https://bad.test", "https://evil.com.good.com"])
+def test_deny_rules_match_nothing_else(page: str) -> None:
+    assert domain_permits({"defaultPolicy": "allow", "deny": ["evil.com", "*.bad.test"]}, page) is True
 
 
 def test_user_agent_rules_are_enforced(server: Server, api: httpx.Client, file_server: str) -> None:

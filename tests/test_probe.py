@@ -1,13 +1,14 @@
 """Probing real clips made by the bundled ffmpeg, and running ffmpeg itself."""
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from reelhouse.media.ffmpeg import FFmpegError, find_ffmpeg, run_ffmpeg
+from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, find_ffmpeg, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
 from tests.clips import make_clip, truncate
 
@@ -166,3 +167,13 @@ def test_find_ffmpeg_rejects_missing_configured_path(tmp_path: Path) -> None:
     with pytest.raises(FFmpegError, match="does not exist"):
         find_ffmpeg(str(tmp_path / "ffmpeg"))
     assert Path(find_ffmpeg()).is_file()
+
+
+def test_run_ffmpeg_stops_when_its_result_is_no_longer_wanted() -> None:
+    wanted = threading.Event()
+    wanted.set()
+    threading.Timer(0.5, wanted.clear).start()
+
+    with pytest.raises(FFmpegCancelled):
+        run_ffmpeg(["-f", "lavfi", "-i", "testsrc2", "-f", "null", "-"], timeout=600,
+                   cancelled=lambda: not wanted.is_set(), check_every=0.2)

@@ -488,6 +488,32 @@ def test_cors_for_the_uploads_origin(api: httpx.Client, clip_bytes: bytes) -> No
         assert {"range", "location"} <= exposed
 
 
+HOSTILE_ORIGINS = ["https://app.example\r\nX-Injected: 1", "https://app.example\n", "https://bücher.example",
+                   "https://app.example/path", "app.example", "https://", "https://user@app.example", "null ",
+                   "https://app.example:123456", "*, https://app.example"]
+
+
+def test_a_cors_origin_must_be_an_origin(api: httpx.Client) -> None:
+    for origin in HOSTILE_ORIGINS:
+        response = api.post("/on-demand/upload", json={"corsOrigin": origin,
+                                                       "pushMediaSettings": {"accessPolicy": "public"}})
+        error = assert_error(response, 422)
+        assert [f["field"] for f in error["fields"]] == ["corsOrigin"], origin
+    for origin in ("*", "https://app.example", "http://localhost:3000", "https://xn--bcher-kva.example",
+                   "http://[::1]:8080"):
+        assert create_upload(api, corsOrigin=origin)["corsOrigin"] == origin
+
+
+def test_hostile_content_range_headers_are_refused_with_400(api: httpx.Client) -> None:
+    url = create_upload(api)["url"]
+    huge = "9" * 4301
+    for header in (f"bytes 0-{huge}/*", f"bytes 0-1/{huge}", f"bytes */{huge}", "bytes 0-\u0661/2", "bytes 0-1/2/3",
+                   "bytes -1-2/3", "bytes 0-99999999999999999999/*"):
+        response = httpx.put(url, content=b"ab", headers={"Content-Range": header.encode("utf-8")})
+        assert_error(response, 400)
+    assert committed(ask_status(url, 1000)) == 0
+
+
 def test_parts_of_an_upload_that_expired_unfinished_are_swept(api: httpx.Client, server: Server,
                                                                clip_bytes: bytes) -> None:
     upload = create_upload(api)

@@ -73,7 +73,9 @@ def uuid_param(name: str, where: Callable[..., Any] = Path) -> Callable[..., Cor
     """A dependency for the UUID named `name` in the path (or the query): 422 naming it when malformed. Checked
     after the credentials (cached per request), so a caller without them only ever learns 401."""
 
-    async def checked(_: Authenticated, value: str = where(alias=name, max_length=255)) -> str:
+    # Declared as a UUID in the schema, so schema-driven clients and fuzzers send ids that reach the route.
+    async def checked(_: Authenticated, value: str = where(alias=name, max_length=255,
+                                                           json_schema_extra={"format": "uuid"})) -> str:
         if not is_uuid(value):
             raise invalid_field(name)
         return value

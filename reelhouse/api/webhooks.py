@@ -20,8 +20,8 @@ from reelhouse.wire.webhooks import CreateWebhookRequest, DeliveryOut, UpdateWeb
 
 router = APIRouter(route_class=WireRoute, tags=["webhooks"])
 
-WebhookIdPath = Annotated[str, Path(alias="webhookId", max_length=255)]
-DeliveryIdPath = Annotated[str, Path(alias="deliveryId", max_length=255)]
+WebhookIdPath = Annotated[str, Path(alias="webhookId", max_length=255, json_schema_extra={"format": "uuid"})]
+DeliveryIdPath = Annotated[str, Path(alias="deliveryId", max_length=255, json_schema_extra={"format": "uuid"})]
 
 
 def check_target_field(rt: Runtime, url: str) -> None:

@@ -28,7 +28,6 @@ from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import FFmpegError
 from reelhouse.media.probe import ProbeError
-from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key, rendition_prefix
 from reelhouse.webhooks.events import emit_media
 
@@ -65,13 +64,14 @@ def run_insight(ctx: JobContext[InsightParams]) -> None:
             data = {"chapters": [{"start": round(c.start, 3), "end": round(c.end, 3), "title": c.title} for c in found]}
     except transcript.NoSpeechError as exc:
         raise PermanentError(str(exc)) from None
-    _record(rt, media.id, kind, length, InsightStatus.READY, data=data)
+    with rt.db.write() as session:
+        _record(session, media.id, kind, length, InsightStatus.READY, data=data)
 
 
-def give_up_insight(rt: Runtime, job: Job, params: InsightParams, error: str) -> None:
+def give_up_insight(session: Session, job: Job, params: InsightParams, error: str) -> None:
     """The media's record shows `failed` with the reason, e.g. that it says too little to summarise."""
     if job.media_id is not None:
-        _record(rt, job.media_id, InsightKind(job.kind), params.length, InsightStatus.FAILED, error=error)
+        _record(session, job.media_id, InsightKind(job.kind), params.length, InsightStatus.FAILED, error=error)
 
 
 def _wanted(media: Media, kind: InsightKind, length: int | None) -> Insight | None:
@@ -80,18 +80,17 @@ def _wanted(media: Media, kind: InsightKind, length: int | None) -> Insight | No
                  if i.kind == kind and i.length == length and i.status == InsightStatus.PREPARING), None)
 
 
-def _record(rt: Runtime, media_id: str, kind: InsightKind, length: int | None, status: InsightStatus, *,
+def _record(session: Session, media_id: str, kind: InsightKind, length: int | None, status: InsightStatus, *,
             data: object = None, error: str | None = None) -> None:
-    with rt.db.write() as session:
-        media = session.get(Media, media_id)
-        insight = _wanted(media, kind, length) if media is not None else None
-        if media is None or insight is None:  # deleted, turned off or asked for again differently meanwhile
-            return
-        insight.status, insight.data, insight.error = status, data, error
-        session.flush()
-        if status == InsightStatus.READY:
-            emit_media(session, f"video.mediaAI.{kind}.ready", media)
-        emit_media(session, "video.media.updated", media)
+    media = session.get(Media, media_id)
+    insight = _wanted(media, kind, length) if media is not None else None
+    if media is None or insight is None:  # deleted, turned off or asked for again differently meanwhile
+        return
+    insight.status, insight.data, insight.error = status, data, error
+    session.flush()
+    if status == InsightStatus.READY:
+        emit_media(session, f"video.mediaAI.{kind}.ready", media)
+    emit_media(session, "video.media.updated", media)
 
 
 def _transcript(

@@ -7,12 +7,13 @@ an outcome is not made again, so re-running a job is safe.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from reelhouse.db.enums import DownloadStatus
 from reelhouse.db.models import Download, Job, Media
 from reelhouse.jobs.params import Mp4Params
 from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import mp4
-from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import download_key, original_key
 from reelhouse.webhooks.events import emit_media
 
@@ -39,37 +40,39 @@ def run(ctx: JobContext[Mp4Params]) -> None:
                 raise PermanentError("the media has no audio to make an M4A of")
             args = mp4.m4a_command(source, dest, info.audio, media.optimize_audio)
             size = None
-        ctx.ffmpeg(args, duration=info.duration, work=1, what=f"making {kind.file} failed")
+        ctx.ffmpeg(args, duration=media.duration or info.duration, work=1, what=f"making {kind.file} failed")
     rt.storage.put_file(download_key(media.id, kind.file), dest)
-    _record(rt, media.id, kind, DownloadStatus.READY, size)
+    with rt.db.write() as session:
+        wanted = _record(session, media.id, kind, DownloadStatus.READY, size)
+    if not wanted:
+        rt.storage.delete(download_key(media.id, kind.file))
 
 
-def give_up(rt: Runtime, job: Job, params: Mp4Params, error: str) -> None:
+def give_up(session: Session, job: Job, params: Mp4Params, error: str) -> None:
     """The rendition shows `failed`; the job row keeps the reason for operators."""
     if job.media_id is not None:
-        _record(rt, job.media_id, mp4.KINDS[params.type], DownloadStatus.FAILED, None)
+        _record(session, job.media_id, mp4.KINDS[params.type], DownloadStatus.FAILED, None)
 
 
 def _record(
-    rt: Runtime, media_id: str, kind: mp4.Kind, status: DownloadStatus, size: tuple[int, int] | None
-) -> None:
+    session: Session, media_id: str, kind: mp4.Kind, status: DownloadStatus, size: tuple[int, int] | None
+) -> bool:
     """Keeps the first outcome while the rendition is still requested, and announces `mp4Support.ready` once
-    every requested rendition has one."""
-    with rt.db.write() as session:
-        media = session.get(Media, media_id)
-        if media is None:  # deleted meanwhile: the worker purges what this job stored
-            return
-        requested = mp4.requested(media.mp4_support)
-        if kind not in requested:
-            rt.storage.delete(download_key(media_id, kind.file))
-            return
-        if any(d.type == kind.type for d in media.downloads):  # an earlier attempt already settled it
-            return
-        width, height = size or (None, None)
-        media.downloads.append(Download(type=kind.type, status=status, width=width, height=height))
-        statuses = {d.type: d.status for d in media.downloads}
-        if all(k.type in statuses for k in requested) and DownloadStatus.READY in statuses.values():
-            emit_media(session, "video.media.mp4Support.ready", media)
+    every requested rendition has one. Returns False when the rendition is no longer requested."""
+    media = session.get(Media, media_id)
+    if media is None:  # deleted meanwhile: the worker purges what this job stored
+        return True
+    requested = mp4.requested(media.mp4_support)
+    if kind not in requested:
+        return False
+    if any(d.type == kind.type for d in media.downloads):  # an earlier attempt already settled it
+        return True
+    width, height = size or (None, None)
+    media.downloads.append(Download(type=kind.type, status=status, width=width, height=height))
+    statuses = {d.type: d.status for d in media.downloads}
+    if all(k.type in statuses for k in requested) and DownloadStatus.READY in statuses.values():
+        emit_media(session, "video.media.mp4Support.ready", media)
+    return True
 
 
 STEP = Step(Mp4Params, run, give_up)

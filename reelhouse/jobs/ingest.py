@@ -8,17 +8,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from sqlalchemy.orm import Session
+
 from reelhouse.catalog.media import mark_failed, set_status
 from reelhouse.db.enums import JobKind, MediaStatus
 from reelhouse.db.models import Job, Media, Track, Upload
 from reelhouse.jobs.params import Params
 from reelhouse.jobs.queue import enqueue
 from reelhouse.jobs.step import JobContext, PermanentError, Step
-from reelhouse.media.probe import ProbeResult
+from reelhouse.media.probe import ProbeResult, Timeline, read_timeline
 from reelhouse.runtime import Runtime
+from reelhouse.settings import Settings
 from reelhouse.storage import Storage
 from reelhouse.storage.keys import original_key, upload_prefix
 
+MIN_FRAMES_PER_SECOND = 0.1  # a video with fewer frames than one per 10 s would be mostly frames made up by the encoder
 COMMON_RATIOS = {(16, 9), (4, 3), (9, 16), (3, 4), (1, 1), (21, 9), (2, 1), (3, 2), (2, 3), (5, 4)}
 
 
@@ -67,10 +71,30 @@ def fetch_original(ctx: JobContext[Params], media: Media, key: str) -> None:
     set_status(rt.db, media.id, MediaStatus.DOWNLOADED)
 
 
-def record(media: Media, info: ProbeResult) -> None:
+def playable_duration(info: ProbeResult, timeline: Timeline, settings: Settings) -> float:
+    """How long the media plays, by what the file contains rather than what it declares; refuses input whose
+    processing would cost far more than the file holds (hours of encoding for a few frames) with the reason."""
+    duration = min(info.duration, timeline.end) if timeline.end > 0 else info.duration
+    if duration > settings.max_source_duration:
+        raise PermanentError(f"the media plays for {duration:.0f} s; this server accepts at most "
+                             f"{settings.max_source_duration:.0f} s")
+    video = info.video
+    if video is not None:
+        pixels = (video.width or 0) * (video.height or 0)
+        if pixels > settings.max_source_pixels:
+            raise PermanentError(f"the video is {video.width}x{video.height}; this server accepts at most "
+                                 f"{settings.max_source_pixels} pixels a frame")
+        frames = timeline.packets.get(video.index, 0)
+        if duration > 60 and frames < duration * MIN_FRAMES_PER_SECOND:
+            raise PermanentError(f"the video has {frames} frames over {duration:.0f} s, fewer than one every "
+                                 f"{1 / MIN_FRAMES_PER_SECOND:.0f} s; it cannot be encoded as a video")
+    return duration
+
+
+def record(media: Media, info: ProbeResult, duration: float) -> None:
     """Copies what probing found onto the media and its source tracks."""
     media.container_format = info.container_format
-    media.duration = info.duration
+    media.duration = duration
     media.is_audio_only = info.video is None
     media.tracks = [t for t in media.tracks if t.stream_index is None]  # re-running replaces, never duplicates
     video = info.video
@@ -100,20 +124,21 @@ def run(ctx: JobContext[Params]) -> None:
     set_status(rt.db, media.id, MediaStatus.VALIDATING)
     with rt.storage.as_local_file(key, ctx.scratch) as path:
         info = ctx.probe(path)
+        main = [s.index for s in (info.video, info.audio) if s is not None]
+        duration = playable_duration(info, read_timeline(path, main), rt.settings)
     with rt.db.write() as session:
         media = session.get(Media, media_id)
         if media is None:  # deleted meanwhile: the worker purges what this job stored
             return
-        record(media, info)
+        record(media, info, duration)
         media.status = MediaStatus.IN_QUEUE
         enqueue(session, JobKind.TRANSCODE, media)
 
 
-def give_up(rt: Runtime, job: Job, params: Params, error: str) -> None:
-    with rt.db.write() as session:
-        media = session.get(Media, job.media_id)
-        if media is not None:
-            mark_failed(session, media, error)
+def give_up(session: Session, job: Job, params: Params, error: str) -> None:
+    media = session.get(Media, job.media_id)
+    if media is not None:
+        mark_failed(session, media, error)
 
 
 STEP = Step(Params, run, give_up)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,9 +119,13 @@ class JobQueue:
                 update(Job).where(*_held(job)).values(status=JobStatus.DONE, progress=1.0, lease_until=None, error=None)
             )
 
-    def retry_or_fail(self, job: Job, error: str, *, permanent: bool) -> bool:
+    def retry_or_fail(
+        self, job: Job, error: str, *, permanent: bool, on_give_up: Callable[[Session], None] | None = None
+    ) -> bool:
         """Schedules another attempt with jittered exponential backoff; returns True when the job gave up.
-        A worker whose claim was taken over (it stalled past its lease) changes nothing and returns False."""
+        A worker whose claim was taken over (it stalled past its lease) changes nothing and returns False.
+        `on_give_up` records the final failure where users see it, in the transaction that fails the job: a crash
+        leaves both or neither, never a failed job beside a media still waiting for it."""
         give_up = permanent or job.attempts >= self.max_attempts
         with self.db.write() as session:
             values: dict[str, Any] = {"error": error[:4000], "lease_until": None}
@@ -133,4 +137,6 @@ class JobQueue:
             held = session.execute(update(Job).where(*_held(job)).values(**values)).rowcount == 1
             if held and not give_up:
                 after_commit(session, JobQueued(job.id, JobKind(job.kind), not_before=values["run_after"]))
+            elif give_up and held and on_give_up is not None:
+                on_give_up(session)
         return give_up and held

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from reelhouse.db.models import Job
+from sqlalchemy.orm import Session
+
+from reelhouse.db.models import Job, Media
 from reelhouse.jobs.params import Params
-from reelhouse.media.ffmpeg import FFmpegError, run_ffmpeg
+from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, run_ffmpeg
 from reelhouse.media.probe import ProbeError, ProbeResult, probe
 from reelhouse.net.fetch import FetchError, download
 from reelhouse.runtime import Runtime
@@ -51,10 +53,15 @@ class JobContext(Generic[P]):
         except ProbeError as exc:
             raise PermanentError(f"{what}: {exc}" if what else str(exc)) from None
 
+    def media_deleted(self) -> bool:
+        with self.runtime.db.read() as session:
+            return session.get(Media, self.media_id) is None
+
     def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str) -> None:
         """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
-        duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker; progress is
-        recorded in 10 % steps; a failure is permanent and reads "<what>: <ffmpeg's error>"."""
+        duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker, and within
+        seconds of its media being deleted; progress is recorded in 10 % steps; a failure is permanent and reads
+        "<what>: <ffmpeg's error>"."""
         settings = self.runtime.settings
         reported = -1.0
 
@@ -67,7 +74,10 @@ class JobContext(Generic[P]):
 
         timeout = 120 + duration * work * settings.ffmpeg_timeout_factor
         try:
-            run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress)
+            run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress,
+                       cancelled=self.media_deleted)
+        except FFmpegCancelled:
+            raise PermanentError("the media was deleted") from None
         except FFmpegError as exc:
             raise PermanentError(f"{what}: {exc}") from None
 
@@ -86,7 +96,8 @@ class JobContext(Generic[P]):
 class Step(Generic[P]):
     params: type[P]
     run: Callable[[JobContext[P]], None]
-    give_up: Callable[[Runtime, Job, P, str], None]  # records the final failure where users see it
+    # records the final failure where users see it, in the session of the transaction that fails the job
+    give_up: Callable[[Session, Job, P, str], None]
 
     def context(self, runtime: Runtime, job: Job, scratch: Path) -> JobContext[P]:
         return JobContext(runtime, job, self.params.model_validate(job.params), scratch)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy.orm import Session
 from webvtt import Caption
 
 from reelhouse.catalog.tracks import label, rendition_name
@@ -129,16 +130,15 @@ def _publish(rt: Runtime, media_id: str, track_id: str, revision: int, rendition
         rt.storage.delete_prefix(rendition_prefix(media_id, name))
 
 
-def give_up(rt: Runtime, job: Job, params: TrackParams, error: str) -> None:
+def give_up(session: Session, job: Job, params: TrackParams, error: str) -> None:
     """The track shows `failed` with the reason; whatever rendition it had plays on."""
-    with rt.db.write() as session:
-        media = session.get(Media, job.media_id)
-        track = session.get(Track, params.track)
-        if media is None or track is None or track.revision != params.revision:
-            return
-        track.status, track.error = TrackStatus.FAILED, error
-        session.flush()
-        emit_media(session, "video.media.updated", media)
+    media = session.get(Media, job.media_id)
+    track = session.get(Track, params.track)
+    if media is None or track is None or track.revision != params.revision:
+        return
+    track.status, track.error = TrackStatus.FAILED, error
+    session.flush()
+    emit_media(session, "video.media.updated", media)
 
 
 STEP = Step(TrackParams, run, give_up)

@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from reelhouse.catalog.media import mark_failed, mark_ready, set_status
 from reelhouse.db.enums import MediaStatus
 from reelhouse.db.models import Job, Media, Rendition
@@ -119,7 +121,7 @@ def run_playable(ctx: JobContext[Params]) -> None:
             args = hls.encode_command(source, out, rungs, audio, media.optimize_audio, hls.every_segment())
             work = 1.0
         log.info("media %s: first rendition by %s", media.id, "stream copy" if work < 1 else "encoding")
-        _run(ctx, args, outputs, info.duration, work)
+        _run(ctx, args, outputs, media.duration or info.duration, work)
     publish(rt, media.id, out, outputs, ready=True)
 
 
@@ -140,7 +142,7 @@ def run_ladder(ctx: JobContext[Params]) -> None:
         out = ctx.scratch / "hls"
         args = hls.encode_command(source, out, rungs, None, media.optimize_audio, keyframes)
         outputs = [Output(r.name, "video", rung=r) for r in rungs]
-        _run(ctx, args, outputs, info.duration, len(rungs))
+        _run(ctx, args, outputs, media.duration or info.duration, len(rungs))
     publish(rt, media.id, out, outputs, ready=False)
 
 
@@ -149,14 +151,13 @@ def _segment_starts(rt: Runtime, media: Media) -> list[float]:
     return [max(0.0, t - 0.001) for t in reference_playlist(rt, media).starts()]
 
 
-def give_up_playable(rt: Runtime, job: Job, params: Params, error: str) -> None:
-    with rt.db.write() as session:
-        media = session.get(Media, job.media_id)
-        if media is not None and not media.renditions:
-            mark_failed(session, media, error)
+def give_up_playable(session: Session, job: Job, params: Params, error: str) -> None:
+    media = session.get(Media, job.media_id)
+    if media is not None and not media.renditions:
+        mark_failed(session, media, error)
 
 
-def give_up_ladder(rt: Runtime, job: Job, params: Params, error: str) -> None:
+def give_up_ladder(session: Session, job: Job, params: Params, error: str) -> None:
     """The media stays Ready on the renditions it has; the job row keeps the error for operators."""
     log.error("media %s: ladder failed, playing with fewer renditions: %s", job.media_id, error)
 

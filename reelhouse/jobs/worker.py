@@ -108,11 +108,18 @@ class JobRunner:
             purge_media(self.runtime.storage, job.media_id)
 
     def _fail(self, step: Step[Any], job: Job, error: str, *, permanent: bool) -> str:
-        """Retries or gives up; returns which."""
-        if not self.runtime.jobs.retry_or_fail(job, error, permanent=permanent):
+        """Retries the job, or fails it and records the failure where users see it in one transaction; returns
+        which. A give-up that raises fails the job alone: the media's state is then settled by `jobs.reconcile`."""
+        params = step.params.model_validate(job.params)
+        try:
+            gave_up = self.runtime.jobs.retry_or_fail(
+                job, error, permanent=permanent, on_give_up=lambda session: step.give_up(session, job, params, error))
+        except Exception:
+            log.exception("job %s %s media=%s: could not record its failure", job.kind, job.id, job.media_id)
+            gave_up = self.runtime.jobs.retry_or_fail(job, error, permanent=permanent)
+        if not gave_up:
             return "retry"
         log.warning("job %s %s media=%s gave up: %s", job.kind, job.id, job.media_id, error)
-        step.give_up(self.runtime, job, step.params.model_validate(job.params), error)
         return "failed"
 
 

@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -13,6 +14,10 @@ STDERR_TAIL_LINES = 20
 
 class FFmpegError(Exception):
     """ffmpeg could not be found, failed, or ran too long."""
+
+
+class FFmpegCancelled(FFmpegError):
+    """`cancelled` said the run's result is no longer wanted, and ffmpeg was killed."""
 
 
 def find_ffmpeg(configured: str | None = None) -> str:
@@ -35,19 +40,23 @@ def run_ffmpeg(
     timeout: float,
     ffmpeg: str | None = None,
     on_progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    check_every: float = 2.0,
 ) -> None:
     """Run ffmpeg with `args`, raising FFmpegError on failure or after `timeout` seconds.
 
     `on_progress` receives the output position in seconds as ffmpeg reports it (`-progress`).
     stderr is drained by a thread into a bounded tail, so chatty runs can never fill a pipe and
-    deadlock; a timer kills the process when the timeout passes.
+    deadlock; a watcher thread kills the process when the timeout passes, or when `cancelled`
+    (asked every `check_every` seconds) answers True, raising FFmpegCancelled.
     """
     command = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error"]
     if on_progress is not None:
         command += ["-progress", "pipe:1", "-nostats"]
     command += args
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-    timed_out = threading.Event()
+    timed_out, stopped, finished = threading.Event(), threading.Event(), threading.Event()
+    deadline = time.monotonic() + timeout
     with subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -55,18 +64,25 @@ def run_ffmpeg(
         stderr=subprocess.PIPE,
     ) as process:
 
-        def kill() -> None:
-            timed_out.set()
-            process.kill()
+        def watch() -> None:
+            while not finished.wait(min(check_every, max(0.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    timed_out.set()
+                elif cancelled is not None and cancelled():
+                    stopped.set()
+                else:
+                    continue
+                process.kill()
+                return
 
         def drain() -> None:
             assert process.stderr is not None
             for line in process.stderr:
                 tail.append(line.decode("utf-8", errors="replace").rstrip())
 
-        timer = threading.Timer(timeout, kill)
+        watcher = threading.Thread(target=watch, daemon=True)
         reader = threading.Thread(target=drain, daemon=True)
-        timer.start()
+        watcher.start()
         reader.start()
         try:
             if on_progress is not None and process.stdout is not None:
@@ -75,8 +91,11 @@ def run_ffmpeg(
                         on_progress(int(raw[12:]) / 1_000_000)
             process.wait()
         finally:
-            timer.cancel()
+            finished.set()
+            watcher.join()
             reader.join()
+    if stopped.is_set():
+        raise FFmpegCancelled("ffmpeg was stopped: its result is no longer wanted")
     if timed_out.is_set():
         raise FFmpegError(f"ffmpeg timed out after {timeout:g} s")
     if process.returncode != 0:

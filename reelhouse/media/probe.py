@@ -192,6 +192,33 @@ def _container_format(container: InputContainer, streams: tuple[StreamInfo, ...]
     return name.split(",")[0]
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """What reading every packet (without decoding) found: how many each stream has, and where the last ends."""
+
+    packets: dict[int, int]
+    end: float  # seconds from the file's start time: what plays, whatever the container declares
+
+
+def read_timeline(path: pathlib.Path, stream_indexes: list[int]) -> Timeline:
+    """Demuxes the streams to the end of the data. A file cut short stops where its data stops, so `end` is what
+    plays even when the container's index (a faststart MP4's moov) promises more."""
+    counts = dict.fromkeys(stream_indexes, 0)
+    end = 0.0
+    with av.open(str(path), metadata_errors="replace") as container:
+        start = container.start_time / av.time_base if container.start_time else 0.0
+        try:
+            for packet in container.demux([container.streams[i] for i in stream_indexes]):
+                if packet.size == 0:  # the demuxer's end-of-stream marker
+                    continue
+                counts[packet.stream.index] += 1
+                if packet.pts is not None and packet.time_base is not None:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start)
+        except av.FFmpegError:
+            pass  # damaged or truncated data: what was read so far is what plays
+    return Timeline(counts, end)
+
+
 def max_keyframe_gap(path: pathlib.Path, stream_index: int) -> float | None:
     """The longest stretch between video keyframes, in seconds, by reading packet flags only (no decoding).
 

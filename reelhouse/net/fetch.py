@@ -43,8 +43,33 @@ class BlockedAddressError(FetchError):
     """The target is on a network the platform must not reach on a caller's behalf."""
 
 
+_GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the gateway dials the IPv4 address in the last 32 bits
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+
+
+def _reached(addr: IPAddress) -> list[IPAddress]:
+    """Every address a connection to `addr` reaches: an IPv6 address that carries an IPv4 one (mapped, NAT64,
+    compatible, 6to4, Teredo's server and client) reaches that IPv4 address too, or only it."""
+    if isinstance(addr, ipaddress.IPv4Address):
+        return [addr]
+    last32 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    if addr.ipv4_mapped is not None or addr in _NAT64:
+        return [last32]
+    if addr in _IPV4_COMPATIBLE and addr not in (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")):
+        return [addr, last32]
+    if addr.sixtofour is not None:
+        return [addr, addr.sixtofour]
+    if addr.teredo is not None:
+        return [addr, *addr.teredo]
+    return [addr]
+
+
 def _is_special(addr: IPAddress) -> bool:
-    """True for anything that is not a plain public unicast address."""
+    """True for anything that is not a plain public unicast address: IPv6 outside 2000::/3 (site-local fec0::/10,
+    unique local, ...) included, which some Python versions call global."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr not in _GLOBAL_UNICAST_V6:
+        return True
     return (
         addr.is_private
         or addr.is_loopback
@@ -82,13 +107,11 @@ class AddressPolicy:
 
     def check_ip(self, ip: str) -> None:
         """Raise BlockedAddressError unless ``ip`` may be contacted."""
-        addr = ipaddress.ip_address(ip)
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped  # ::ffff:10.0.0.1 reaches 10.0.0.1
-        if self.allow_private or any(addr in net for net in self.allowed_networks):
+        if self.allow_private:
             return
-        if _is_special(addr):
-            raise BlockedAddressError(f"URL points to a private or reserved address ({ip})")
+        for addr in _reached(ipaddress.ip_address(ip)):
+            if _is_special(addr) and not any(addr in net for net in self.allowed_networks):
+                raise BlockedAddressError(f"URL points to a private or reserved address ({ip})")
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Resolve ``host`` and return its addresses, all of them checked.

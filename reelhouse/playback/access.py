@@ -6,11 +6,13 @@ token's signing key in one statement) and parses each public key once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import idna
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -73,7 +75,7 @@ def authorize(rt: Runtime, playback_id: str, request: Request) -> Grant:
     if row is None:
         raise not_found()
     playback, media, key = row
-    if not _permits(playback.domains, _site(request), _host_matches):
+    if not domain_permits(playback.domains, request.headers.get("origin") or request.headers.get("referer")):
         raise forbidden("This playback ID does not play on this site.")
     if not _permits(playback.user_agents, request.headers.get("user-agent"), _agent_matches):
         raise forbidden("This playback ID does not play in this client.")
@@ -108,12 +110,25 @@ def _key_id(token: str) -> str | None:
     return kid if isinstance(kid, str) and is_uuid(kid) else None
 
 
-def _site(request: Request) -> str | None:
-    """The host of the page playing the media: `Origin` on cross-site fetches, else `Referer`."""
-    url = request.headers.get("origin") or request.headers.get("referer")
+def domain_permits(rules: dict[str, Any], page: str | None) -> bool:
+    """Whether domain `rules` let the page at URL `page` (`Origin` on cross-site fetches, else `Referer`) play."""
     try:
-        return urlsplit(url).hostname if url else None
+        host = urlsplit(page).hostname if page else None
     except ValueError:  # a malformed header names no site
+        host = None
+    return _permits(rules, normalise_host(host) if host else None, _host_matches)
+
+
+@functools.lru_cache(maxsize=4096)
+def normalise_host(host: str) -> str | None:
+    """One spelling per host, so no rule can be dodged by another: lower case, no trailing dot (`evil.com.` is
+    `evil.com`), internationalised names in their ASCII (punycode) form. None for what is no valid host name."""
+    host = host.strip().rstrip(".").lower()
+    if host.isascii():
+        return host or None
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
         return None
 
 
@@ -137,10 +152,11 @@ def _permits(rules: dict[str, Any], value: str | None, matches: Callable[[str, s
 
 def _host_matches(host: str, pattern: str) -> bool:
     """`example.com` is that host only; `*.example.com` is any host under it (not the apex)."""
-    pattern = pattern.lower()
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return host == pattern
+    wildcard = pattern.startswith("*.")
+    normalised = normalise_host(pattern[2:] if wildcard else pattern)
+    if normalised is None:
+        return False
+    return host.endswith("." + normalised) if wildcard else host == normalised
 
 
 def _agent_matches(agent: str, pattern: str) -> bool:

@@ -1,9 +1,11 @@
-"""Upload URLs that expire unfinished leave committed parts behind; nothing else would ever remove them."""
+"""Housekeeping in `serve`: upload URLs that expire unfinished leave committed parts behind, which nothing else
+would ever remove; the sweeper thread also runs the other chores it is given (`jobs.reconcile`)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -35,12 +37,17 @@ def sweep_expired(rt: Runtime) -> int:
     return len(swept)
 
 
-class Sweeper:
-    """Runs `sweep_expired` every `interval` seconds in a background thread of `serve`."""
+Chore = Callable[[Runtime], int]
 
-    def __init__(self, rt: Runtime, interval: float = 600.0) -> None:
+
+class Sweeper:
+    """Runs housekeeping `chores` (by default `sweep_expired`) at start and every `interval` seconds, in a background
+    thread of `serve`; each returns how many things it fixed."""
+
+    def __init__(self, rt: Runtime, interval: float = 600.0, chores: Sequence[Chore] = (sweep_expired,)) -> None:
         self._rt = rt
         self._interval = interval
+        self._chores = chores
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reelhouse-sweeper", daemon=True)
 
@@ -52,8 +59,11 @@ class Sweeper:
         self._thread.join(10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                sweep_expired(self._rt)
-            except Exception:
-                log.exception("could not sweep expired uploads")
+        while True:
+            for chore in self._chores:
+                try:
+                    chore(self._rt)
+                except Exception:
+                    log.exception("housekeeping %s failed", chore.__name__)
+            if self._stop.wait(self._interval):
+                return

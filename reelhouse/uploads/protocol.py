@@ -31,7 +31,9 @@ from reelhouse.wire.schemas import PushMediaSettings
 
 router = APIRouter(include_in_schema=False)
 
-_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
+# At most 19 digits a number (under 10 EB, more than any file and within a 64-bit integer), so a hostile header
+# cannot make the server convert thousands of digits.
+_RANGE = re.compile(r"^bytes (?:([0-9]{1,19})-([0-9]{1,19})|\*)/([0-9]{1,19}|\*)$")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ strictly so a typo is a 422 naming the field, not a silently different behaviour
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -38,6 +39,20 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
 
 
 Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+
+# An origin as browsers send it (RFC 6454): scheme://host[:port], the host a DNS name (IDNs in punycode) or a bracketed
+# IPv6 address. It is sent back verbatim in Access-Control-Allow-Origin, so anything else could break the header.
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+                     r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?", re.IGNORECASE | re.ASCII)
+
+
+def _check_origin(value: str) -> str:
+    if value != "*" and not _ORIGIN.fullmatch(value):
+        raise ValueError("must be * or an origin such as https://example.com or http://localhost:3000")
+    return value
+
+
+Origin = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_check_origin)]
 
 
 class Wire(BaseModel):
@@ -172,7 +187,7 @@ class PushMediaSettings(MediaSettings):
 
 
 class DirectUploadRequest(Wire):
-    cors_origin: Annotated[str, StringConstraints(min_length=1, max_length=255)] = "*"
+    cors_origin: Origin = "*"
     push_media_settings: PushMediaSettings
     timeout: Annotated[int, Field(ge=60)] | None = None
 
