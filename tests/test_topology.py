@@ -3,8 +3,7 @@ two `reelhouse worker` processes, each a real subprocess, with the same flows as
 
 Upload → Ready → the HLS stream decodes; `kill -9` of the worker in the middle of a 60 s re-encode → the other worker
 finishes it; the webhook receiver gets the same events as from an embedded server; a second API process serves the
-same media. Storage is shared through `storage_env`: local files in one data directory today; S3 (with a data
-directory per process, as on separate machines) is that one fixture returning REELHOUSE_STORAGE_URL and AWS_*.
+same media. Storage is S3 (moto's server), each process with a data directory of its own, as on separate machines.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,9 +107,27 @@ class Topology:
 
 
 @pytest.fixture(scope="module")
-def storage_env() -> dict[str, str]:
-    """What makes every process see the same objects. Local files: the processes share one data directory."""
-    return {}
+def bucket(s3_server: str) -> str:
+    """Where every process keeps its objects: a bucket on moto's S3 server, reached through the AWS variables."""
+    import boto3
+
+    name = f"topology-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def storage_env(bucket: str) -> dict[str, str]:
+    """What makes every process see the same objects: S3, each process with a data directory of its own, as on
+    separate machines."""
+    return {"REELHOUSE_STORAGE_URL": f"s3://{bucket}/library"}
+
+
+def stored_keys(bucket: str) -> list[str]:
+    import boto3
+
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="library/")
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +222,7 @@ def started_by(workers: list[Process], job_id: str) -> Callable[[], Process | No
     return which
 
 
-def test_the_scaled_topology_runs_the_embedded_flows(topology: Topology, sources: dict[str, Path],
+def test_the_scaled_topology_runs_the_embedded_flows(topology: Topology, sources: dict[str, Path], bucket: str,
                                                     tmp_path: Path) -> None:
     expected = embedded_events(tmp_path, sources)
     first_api = topology.api("api-1", topology.public_port)
@@ -251,5 +269,12 @@ def test_the_scaled_topology_runs_the_embedded_flows(topology: Topology, sources
 
             ready_check = httpx.get(f"{first_api}/readyz").json()
             assert ready_check["checks"] == {"database": "ok", "storage": "ok", "broker": "ok"}
+
+            # Every object is in the bucket, none under any process's data directory.
+            keys = stored_keys(bucket)
+            for _, media_id in (clip, long):
+                assert f"library/media/{media_id}/original" in keys
+                assert any(key.startswith(f"library/media/{media_id}/hls/") for key in keys)
+            assert not [p for p in topology.folder.rglob("*") if "objects" in p.relative_to(topology.folder).parts]
     finally:
         receiver.stop()
