@@ -255,7 +255,7 @@ def test_a_kill_while_a_job_fails_never_strands_its_media(runtime: Runtime, medi
     def killed_while_giving_up(session: Session, job: Job, params: Params, error: str) -> None:
         raise Killed  # after the job was marked failed, before the media was
 
-    pool = WorkerPool(runtime, 0, steps=lambda kind: Step(Params, unreachable, killed_while_giving_up))
+    pool = WorkerPool(runtime, steps=lambda kind: Step(Params, unreachable, killed_while_giving_up))
     with pytest.raises(Killed):
         pool.run(runtime.jobs.claim([JobKind.INGEST]))
 
@@ -266,7 +266,7 @@ def test_a_kill_while_a_job_fails_never_strands_its_media(runtime: Runtime, medi
 
     with runtime.db.write() as session:  # restarted: the dead process's lease has run out
         session.execute(update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1)))
-    pool = WorkerPool(runtime, 0, steps=lambda kind: Step(Params, unreachable, real.give_up))
+    pool = WorkerPool(runtime, steps=lambda kind: Step(Params, unreachable, real.give_up))
     pool.run(runtime.jobs.claim([JobKind.INGEST]))
 
     assert load(runtime, job_id).status == "failed"
