@@ -8,7 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from reelhouse import __version__
-from reelhouse.api import ai, errors, media, media_extras, playback_ids, signing_keys, tracks, uploads, webhooks
+from reelhouse.api import (
+    ai,
+    clips,
+    drm,
+    errors,
+    media,
+    media_extras,
+    playback_ids,
+    playlists,
+    signing_keys,
+    tracks,
+    uploads,
+    webhooks,
+)
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
 from reelhouse.runtime import Runtime
@@ -53,6 +66,9 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(uploads.router)  # before media: `/on-demand/uploads` must not match `/on-demand/{mediaId}`
+    v1.include_router(drm.router)  # before media, for the same reason: `/on-demand/drm-configurations`
+    v1.include_router(playlists.router)  # and `/on-demand/playlists`
+    v1.include_router(clips.router)
     v1.include_router(media_extras.router)
     v1.include_router(media.router)
     v1.include_router(tracks.router)

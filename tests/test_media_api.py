@@ -123,7 +123,7 @@ def test_audio_only_file(api: httpx.Client, file_server: str) -> None:
     assert media["isAudioOnly"] is True
     assert [t["type"] for t in media["tracks"]] == ["audio"]
     assert media["duration"] == "2.00"
-    assert "sourceResolution" not in media and "aspectRatio" not in media
+    assert media["sourceResolution"] is None and "aspectRatio" not in media
 
 
 def test_input_info(api: httpx.Client, file_server: str) -> None:

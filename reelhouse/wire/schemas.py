@@ -6,9 +6,20 @@ strictly so a typo is a 422 naming the field, not a silently different behaviour
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 AccessPolicy = Literal["public", "private", "drm"]
@@ -349,6 +360,7 @@ class Mp4SupportOut(Wire):
 class MediaOut(Wire):
     id: str
     workspace_id: str
+    source_media_id: str | None = Field(default=None, description="the media this one is a clip of")
     status: str
     thumbnail: str | None = None
     title: str | None = None
@@ -374,6 +386,14 @@ class MediaOut(Wire):
     error: str | None = Field(default=None, description="why the media Failed (reelhouse extension)")
     created_at: str
     updated_at: str
+
+    @model_serializer(mode="wrap")
+    def _unknown_source_resolution_is_null(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """`sourceResolution` stays in as null while unknown (not probed yet, failed, audio only): left out, the
+        official SDK would fill in its default "1080p" and tell the user a size the source does not have."""
+        data = handler(self)
+        data.setdefault("sourceResolution", None)
+        return data
 
 
 class CreatedMediaOut(Wire):
@@ -441,3 +461,99 @@ class SigningKeyDetailOut(Wire):
     workspace_id: str
     public_key: str  # base64 of the PEM, like the private key
     created_at: str
+
+
+class DrmConfigurationOut(Wire):
+    id: str
+
+
+# ---------------------------------------------------------------- playlists (spec 7.22)
+
+PlayOrder = Literal["createdDate ASC", "createdDate DESC"]
+Description = Annotated[str, StringConstraints(max_length=1000)]
+
+
+def _instant(value: str) -> str:
+    """A date (`2024-11-30`) or an ISO 8601 date-time, checked here and stored as sent."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
+    return value
+
+
+Instant = Annotated[str, AfterValidator(_instant)]
+
+
+class DateRange(Wire):
+    start_date: Instant | None = None
+    end_date: Instant | None = None
+
+
+class PlaylistFilters(Wire):
+    """What a smart playlist holds: the media created (and/or updated) within these ranges."""
+
+    created_date: DateRange | None = None
+    updated_date: DateRange | None = None
+
+
+class CreatePlaylistRequest(Wire):
+    name: Label
+    reference_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    type: Literal["manual", "smart"]
+    description: Description | None = None
+    play_order: PlayOrder = "createdDate ASC"
+    limit: Annotated[int, Field(ge=1, le=1000)] = 1000
+    metadata: PlaylistFilters | None = None
+
+    @model_validator(mode="after")
+    def _smart_needs_a_filter(self) -> CreatePlaylistRequest:
+        if self.type == "smart":
+            ranges = [r for r in (self.metadata.created_date, self.metadata.updated_date) if r] if self.metadata else []
+            if not any(r.start_date or r.end_date for r in ranges):
+                raise ValueError("a smart playlist needs metadata.createdDate or metadata.updatedDate with a "
+                                 "startDate or endDate")
+        return self
+
+
+class UpdatePlaylistRequest(Wire):
+    name: Label
+    description: Description
+
+
+class MediaIdsRequest(Wire):
+    media_ids: Annotated[list[str], Field(min_length=1, max_length=1000)]
+
+
+class PlaylistMediaOut(Wire):
+    id: str
+    status: str
+    thumbnail: str | None = None
+    duration: str | None = None
+    source_resolution: str | None = None
+    created_at: str
+
+
+class PlaylistOut(Wire):
+    id: str
+    name: str
+    reference_id: str
+    type: Literal["manual", "smart"]
+    description: str | None = None
+    play_order: PlayOrder
+    limit: int
+    metadata: PlaylistFilters | None = None
+    media_list: list[PlaylistMediaOut]
+    media_count: int
+    workspace_id: str
+    created_at: str
+    updated_at: str
+
+
+class PlaylistSummaryOut(Wire):
+    id: str
+    name: str
+    type: Literal["manual", "smart"]
+    reference_id: str
+    created_at: str
+    media_count: int
