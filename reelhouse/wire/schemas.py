@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -49,6 +50,17 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
 
 
 Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+Seconds = Annotated[float, Field(ge=0, le=86_400 * 7)]
+# A clip of a media of the same workspace, as an input URL (spec 5 note, FastPix docs "clip and trim videos").
+CLIP_SCHEME = "fp_mediaId://"
+
+
+def _after_start(end: float | None, info: ValidationInfo) -> float | None:
+    """An endTime at or before startTime would cut nothing: refused, naming endTime."""
+    start = info.data.get("start_time")
+    if end is not None and end <= (start or 0):
+        raise ValueError("must be greater than startTime" if start else "must be greater than 0")
+    return end
 
 
 class Wire(BaseModel):
@@ -107,14 +119,16 @@ class Input(Wire):
 
     type: Literal["video", "audio", "watermark", "subtitle"]
     url: Url | None = None
-    start_time: Annotated[float, Field(ge=0)] | None = None
-    end_time: Annotated[float, Field(gt=0)] | None = None
+    start_time: Seconds | None = None
+    end_time: Seconds | None = None
     intro_url: str | None = None
     outro_url: str | None = None
     expunge_segments: list[str] | None = None
     segments: list[dict] | None = None
     language_name: Label | None = None
     language_code: LanguageCode | None = None
+
+    _end_after_start = field_validator("end_time")(_after_start)
 
     @model_validator(mode="after")
     def _subtitle_fields(self) -> Input:
@@ -126,8 +140,10 @@ class Input(Wire):
         """Why this server cannot honour the input yet, or None. Refusing is better than silently ignoring."""
         if self.type not in ("video", "subtitle"):
             return f"inputs of type {self.type!r} are not supported by this server yet"
-        extras = [name for name in ("start_time", "end_time", "intro_url", "outro_url", "expunge_segments", "segments")
+        extras = [name for name in ("intro_url", "outro_url", "expunge_segments", "segments")
                   if getattr(self, name) is not None]
+        if self.type == "subtitle" and (self.start_time is not None or self.end_time is not None):
+            return "startTime/endTime apply to the video input only"
         if extras:
             return f"{to_camel(extras[0])} is not supported by this server yet"
         return None
@@ -162,6 +178,10 @@ class MediaSettings(Wire):
                 return f"{to_camel(name)} is not supported by this server yet"
         return None
 
+    def trim(self) -> tuple[float | None, float | None]:
+        """The span (startTime, endTime) of the input the media is cut from; (None, None) for all of it."""
+        return None, None
+
 
 class CreateMediaRequest(MediaSettings):
     inputs: Annotated[list[Input], Field(min_length=1)]
@@ -175,11 +195,34 @@ class CreateMediaRequest(MediaSettings):
             raise ValueError("must hold exactly one input of type 'video' with a url")
         return inputs
 
+    @property
+    def video(self) -> Input:
+        return next(i for i in self.inputs if i.type == "video")
+
+    def trim(self) -> tuple[float | None, float | None]:
+        return self.video.start_time, self.video.end_time
+
 
 class PushMediaSettings(MediaSettings):
+    """`startTime`/`endTime` trim the uploaded file, given here or on a video entry of `inputs` (which has no url)."""
+
     inputs: list[Input] | None = None
-    start_time: Annotated[float, Field(ge=0)] | None = None
-    end_time: Annotated[float, Field(gt=0)] | None = None
+    start_time: Seconds | None = None
+    end_time: Seconds | None = None
+
+    _end_after_start = field_validator("end_time")(_after_start)
+
+    @model_validator(mode="after")
+    def _trim_from_inputs(self) -> PushMediaSettings:
+        for item in self.inputs or []:
+            if item.type == "video" and (item.start_time is not None or item.end_time is not None):
+                if self.start_time is not None or self.end_time is not None:
+                    raise ValueError("give startTime/endTime once: on pushMediaSettings or on its video input")
+                self.start_time, self.end_time = item.start_time, item.end_time
+        return self
+
+    def trim(self) -> tuple[float | None, float | None]:
+        return self.start_time, self.end_time
 
 
 class DirectUploadRequest(Wire):
