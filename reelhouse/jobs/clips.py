@@ -6,7 +6,6 @@ Safe to re-run: the uncut input is kept under the media's own `input` key until 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 
 from reelhouse.db.models import Media
@@ -46,13 +45,13 @@ def cut(ctx: JobContext[Params], media: Media, key: str, fetch: Fetch) -> None:
             span = Span(media.clip_start or 0.0, media.clip_end).within(info.duration)
         except SpanError as exc:
             raise PermanentError(str(exc)) from None
-        clip = ctx.scratch / "clip.mp4"
         if span.is_whole(info.duration):
-            shutil.copyfile(source, clip)
+            rt.storage.put_file(key, source)
         else:
+            clip = ctx.scratch / "clip.mp4"
             args = trim_command(source, clip, span, video=info.video is not None, audio=info.audio is not None)
             assert span.end is not None
             ctx.ffmpeg(args, duration=span.end - span.start, work=1.0, what="cutting the clip failed")
-    rt.storage.put_file(key, clip)
+            rt.storage.put_file(key, clip)
     if media.source_media_id is None:
         rt.storage.delete(source_key)
