@@ -10,12 +10,15 @@ from fastapi import APIRouter, FastAPI
 from reelhouse import __version__, logs
 from reelhouse.api import (
     ai,
+    clips,
+    drm,
     errors,
     limits,
     media,
     media_extras,
     ops,
     playback_ids,
+    playlists,
     signing_keys,
     tracks,
     uploads,
@@ -75,6 +78,9 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
     limits.install(app, settings.max_request_bytes)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(uploads.router)  # before media: `/on-demand/uploads` must not match `/on-demand/{mediaId}`
+    v1.include_router(drm.router)  # before media, for the same reason: `/on-demand/drm-configurations`
+    v1.include_router(playlists.router)  # and `/on-demand/playlists`
+    v1.include_router(clips.router)
     v1.include_router(media_extras.router)
     v1.include_router(media.router)
     v1.include_router(tracks.router)

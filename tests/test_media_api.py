@@ -124,7 +124,7 @@ def test_audio_only_file(api: httpx.Client, file_server: str) -> None:
     assert media["isAudioOnly"] is True
     assert [t["type"] for t in media["tracks"]] == ["audio"]
     assert media["duration"] == "2.00"
-    assert "sourceResolution" not in media and "aspectRatio" not in media
+    assert media["sourceResolution"] is None and "aspectRatio" not in media
 
 
 def test_input_info(api: httpx.Client, file_server: str) -> None:
@@ -369,8 +369,8 @@ def test_unsupported_options_are_refused_by_name(api: httpx.Client, file_server:
         error = error_of(api.post("/on-demand", json=body), 400)
         assert named in error.get("description", "") + error["message"], (named, error)
 
-    trimmed = {"inputs": [{"type": "video", "url": url, "startTime": 0, "endTime": 1}], "accessPolicy": "public"}
-    assert "startTime" in error_of(api.post("/on-demand", json=trimmed), 400)["description"]
+    intro = {"inputs": [{"type": "video", "url": url, "introUrl": url}], "accessPolicy": "public"}
+    assert "introUrl" in error_of(api.post("/on-demand", json=intro), 400)["description"]
     assert media_count(api) == 0
 
 

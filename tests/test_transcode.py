@@ -177,7 +177,7 @@ def test_standard_input_is_ready_by_stream_copy_and_the_ladder_follows(api, serv
     # x264 ultrafast makes Constrained Baseline; our encoder makes High: the first rung is the source itself
     assert first.playlists[0].stream_info.codecs.startswith("avc1.42")
     assert source.video.profile == "Constrained Baseline"
-    assert media["duration"] == "9.00" and media["sourceResolution"] == "480" and media["maxResolution"] == "480p"
+    assert media["duration"] == "9.00" and media["sourceResolution"] == "480" and media["maxResolution"] == "1080p"
 
     wait_until_idle(server)  # the ladder lands in one step
     full = master(server, pid)

@@ -21,7 +21,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 from reelhouse.runtime import Runtime
 from reelhouse.tokens import authenticate
 from reelhouse.users import session_for
-from reelhouse.wire.errors import ApiError, invalid_field, is_uuid
+from reelhouse.wire.errors import ApiError, canonical_uuid, invalid_field
 from reelhouse.wire.schemas import OrderBy, Pagination
 
 _basic = HTTPBasic(auto_error=False, description="Access token id as user name, secret key as password")
@@ -70,15 +70,17 @@ Authenticated = Annotated[str, Depends(workspace_id)]
 
 
 def uuid_param(name: str, where: Callable[..., Any] = Path) -> Callable[..., Coroutine[Any, Any, str]]:
-    """A dependency for the UUID named `name` in the path (or the query): 422 naming it when malformed. Checked
-    after the credentials (cached per request), so a caller without them only ever learns 401."""
+    """A dependency for the UUID named `name` in the path (or the query), lower-cased as ids are issued, so an
+    upper-case copy finds the same object; 422 naming it when malformed. Checked after the credentials (cached per
+    request), so a caller without them only ever learns 401."""
 
     # Declared as a UUID in the schema, so schema-driven clients and fuzzers send ids that reach the route.
     async def checked(_: Authenticated, value: str = where(alias=name, max_length=255,
                                                            json_schema_extra={"format": "uuid"})) -> str:
-        if not is_uuid(value):
+        canonical = canonical_uuid(value)
+        if canonical is None:
             raise invalid_field(name)
-        return value
+        return canonical
 
     return checked
 

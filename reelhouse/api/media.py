@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep
 from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute
-from reelhouse.catalog import media, tracks
+from reelhouse.catalog import clips, media, tracks
 from reelhouse.db.models import Media
 from reelhouse.net.fetch import FetchError, check_url
 from reelhouse.storage.keys import purge_media
@@ -41,18 +41,23 @@ def create_media(
     media.refuse_unsupported(body)
     if body.subtitles is not None:
         tracks.check_speech_language(rt.settings, body.subtitles.language_code)
-    url = next(i.url for i in body.inputs if i.type == "video")
-    try:
-        check_url(url, rt.address_policy)
-    except FetchError as exc:
-        raise ApiError(400, "Invalid input URL", str(exc)) from None
+    url = body.video.url or ""
+    clip_of = clips.clipped_id(url)
+    if clip_of is None:
+        try:
+            check_url(url, rt.address_policy)
+        except FetchError as exc:
+            raise ApiError(400, "Invalid input URL", str(exc)) from None
     subtitles = [TrackRequest.model_validate(i.model_dump(include={"type", "url", "language_code", "language_name"}))
                  for i in body.inputs if i.type == "subtitle"]
     for subtitle in subtitles:
         tracks.check_track_url(rt.address_policy, subtitle.url)
     inputs = [i.model_dump(exclude_none=True) for i in body.inputs]
     with rt.db.write() as session:
-        row = media.create_media(session, workspace_id=workspace, settings=body, inputs=inputs, source_url=url)
+        if clip_of is not None:
+            clip_of = clips.check_source(session, workspace, clip_of, *body.trim())
+        row = media.create_media(session, workspace_id=workspace, settings=body, inputs=inputs, source_url=url,
+                                 source_media_id=clip_of)
         for subtitle in subtitles:  # made once the media is Ready
             tracks.add_track(session, row, subtitle)
         out = Envelope(data=views.created_media(row))

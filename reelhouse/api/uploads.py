@@ -34,8 +34,7 @@ def create_upload(
     for item in settings.inputs or []:
         if item.type != "video" or item.url:
             refuse_unsupported(settings, f"inputs of type {item.type!r} are not supported on direct uploads yet")
-    if settings.start_time is not None or settings.end_time is not None:
-        refuse_unsupported(settings, "startTime/endTime trimming is not supported by this server yet")
+        refuse_unsupported(settings, item.unsupported())
     refuse_unsupported(settings)
     if settings.subtitles is not None:
         check_speech_language(rt.settings, settings.subtitles.language_code)
@@ -49,7 +48,7 @@ def create_upload(
             cors_origin=body.cors_origin,
             timeout=timeout,
             expires_at=now + timedelta(seconds=timeout),
-            settings=settings.model_dump(exclude_none=True, exclude={"inputs", "start_time", "end_time"}),
+            settings=settings.model_dump(exclude_none=True, exclude={"inputs"}),  # a trim kept as startTime/endTime
         )
         session.add(upload)
         session.flush()

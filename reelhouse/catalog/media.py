@@ -53,6 +53,7 @@ def create_media(
     inputs: list[dict[str, Any]],
     source_url: str | None = None,
     upload_id: str | None = None,
+    source_media_id: str | None = None,
 ) -> Media:
     """Adds the media, its first playback ID, the subtitles, summary and chapters its options ask for, its ingest
     job and its webhook events to the caller's transaction."""
@@ -70,7 +71,9 @@ def create_media(
         inputs=inputs,
         options=settings.model_dump(include=set(OPTION_FIELDS), exclude_none=True),
         source_url=source_url,
+        source_media_id=source_media_id,
     )
+    media.clip_start, media.clip_end = settings.trim()
     media.playback_ids.append(new_playback_id(settings.access_policy, settings.access_restrictions))
     if settings.subtitles is not None:  # from the original's audio, once the media is Ready
         code = settings.subtitles.language_code

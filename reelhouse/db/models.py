@@ -104,6 +104,11 @@ class Media(Timestamps, Base):
     inputs: Mapped[list[Any]] = mapped_column(default=list)  # echoed back as sent
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # subtitles/summary/chapters/... as requested
     source_url: Mapped[str | None] = mapped_column(Text)
+    # A clip: the span [clip_start, clip_end) in seconds of its input (a URL, an upload or `source_media_id`'s
+    # original), cut once at ingest into an original of its own, so the clip outlives its source.
+    source_media_id: Mapped[str | None] = mapped_column(String(36), index=True)  # no foreign key: see above
+    clip_start: Mapped[float | None] = mapped_column(Float)
+    clip_end: Mapped[float | None] = mapped_column(Float)
 
     # Filled by probing the stored original.
     container_format: Mapped[str | None] = mapped_column(String(32))
@@ -397,3 +402,36 @@ class UserSession(Base):
     expires_at: Mapped[datetime]
 
     user: Mapped[User] = relationship()
+class Playlist(Timestamps, Base):
+    """An ordered list of media (spec 7.22): `manual` ones hold `items` in the order given; `smart` ones are the
+    workspace's media created within `filters` (`createdDate`/`updatedDate` ranges), in `play_order`, at most
+    `limit`, worked out whenever they are read so a new media joins without anyone adding it."""
+
+    __tablename__ = "playlists"
+    __table_args__ = (UniqueConstraint("workspace_id", "reference_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    reference_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16))  # manual | smart
+    description: Mapped[str | None] = mapped_column(Text)
+    play_order: Mapped[str] = mapped_column(String(32), default="createdDate ASC")
+    limit: Mapped[int] = mapped_column(Integer, default=1000)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the request's `metadata`, as sent
+
+    items: Mapped[list[PlaylistItem]] = relationship(
+        cascade="all, delete-orphan", order_by="PlaylistItem.position", passive_deletes=True
+    )
+
+
+class PlaylistItem(Base):
+    """A media's place in a manual playlist; deleting the media removes it from every playlist."""
+
+    __tablename__ = "playlist_items"
+
+    playlist_id: Mapped[str] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    media: Mapped[Media] = relationship()

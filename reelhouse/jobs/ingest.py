@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from reelhouse.catalog.media import mark_failed, set_status
 from reelhouse.db.enums import JobKind, MediaStatus
 from reelhouse.db.models import Job, Media, Track, Upload
+from reelhouse.jobs import clips
 from reelhouse.jobs.params import Params
 from reelhouse.jobs.queue import enqueue
 from reelhouse.jobs.step import JobContext, PermanentError, Step
@@ -120,7 +121,10 @@ def run(ctx: JobContext[Params]) -> None:
         media.upload  # noqa: B018 - loaded for use outside the session
     key = original_key(media.id)
     if not rt.storage.exists(key):
-        fetch_original(ctx, media, key)
+        if clips.is_clip(media):
+            clips.cut(ctx, media, key, fetch_original)
+        else:
+            fetch_original(ctx, media, key)
     set_status(rt.db, media.id, MediaStatus.VALIDATING)
     with rt.storage.as_local_file(key, ctx.scratch) as path:
         info = ctx.probe(path)

@@ -32,6 +32,12 @@ def invalid_field(field: str, message: str = "is invalid") -> ApiError:
     return ApiError(422, "payload validation failed", fields=[{"field": field, "message": message}])
 
 
+def canonical_uuid(value: str) -> str | None:
+    """The id in the lower-case form reelhouse issues, for one written in either case (FastPix ids are
+    case-insensitive UUIDs); None when `value` is not a UUID in the 36-character form."""
+    return str(uuid.UUID(value)) if is_uuid(value) else None
+
+
 def is_uuid(value: str) -> bool:
     """The canonical 36-character form ids are issued in; anything else names no object."""
     try:

@@ -7,9 +7,21 @@ strictly so a typo is a 422 naming the field, not a silently different behaviour
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 AccessPolicy = Literal["public", "private", "drm"]
@@ -39,6 +51,17 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
 
 
 Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
+Seconds = Annotated[float, Field(ge=0, le=86_400 * 7)]
+# A clip of a media of the same workspace, as an input URL (spec 5 note, FastPix docs "clip and trim videos").
+CLIP_SCHEME = "fp_mediaId://"
+
+
+def _after_start(end: float | None, info: ValidationInfo) -> float | None:
+    """An endTime at or before startTime would cut nothing: refused, naming endTime."""
+    start = info.data.get("start_time")
+    if end is not None and end <= (start or 0):
+        raise ValueError("must be greater than startTime" if start else "must be greater than 0")
+    return end
 
 # An origin as browsers send it (RFC 6454): scheme://host[:port], the host a DNS name (IDNs in punycode) or a bracketed
 # IPv6 address. It is sent back verbatim in Access-Control-Allow-Origin, so anything else could break the header.
@@ -111,14 +134,16 @@ class Input(Wire):
 
     type: Literal["video", "audio", "watermark", "subtitle"]
     url: Url | None = None
-    start_time: Annotated[float, Field(ge=0)] | None = None
-    end_time: Annotated[float, Field(gt=0)] | None = None
+    start_time: Seconds | None = None
+    end_time: Seconds | None = None
     intro_url: str | None = None
     outro_url: str | None = None
     expunge_segments: list[str] | None = None
     segments: list[dict] | None = None
     language_name: Label | None = None
     language_code: LanguageCode | None = None
+
+    _end_after_start = field_validator("end_time")(_after_start)
 
     @model_validator(mode="after")
     def _subtitle_fields(self) -> Input:
@@ -130,8 +155,10 @@ class Input(Wire):
         """Why this server cannot honour the input yet, or None. Refusing is better than silently ignoring."""
         if self.type not in ("video", "subtitle"):
             return f"inputs of type {self.type!r} are not supported by this server yet"
-        extras = [name for name in ("start_time", "end_time", "intro_url", "outro_url", "expunge_segments", "segments")
+        extras = [name for name in ("intro_url", "outro_url", "expunge_segments", "segments")
                   if getattr(self, name) is not None]
+        if self.type == "subtitle" and (self.start_time is not None or self.end_time is not None):
+            return "startTime/endTime apply to the video input only"
         if extras:
             return f"{to_camel(extras[0])} is not supported by this server yet"
         return None
@@ -166,6 +193,10 @@ class MediaSettings(Wire):
                 return f"{to_camel(name)} is not supported by this server yet"
         return None
 
+    def trim(self) -> tuple[float | None, float | None]:
+        """The span (startTime, endTime) of the input the media is cut from; (None, None) for all of it."""
+        return None, None
+
 
 class CreateMediaRequest(MediaSettings):
     inputs: Annotated[list[Input], Field(min_length=1)]
@@ -179,11 +210,34 @@ class CreateMediaRequest(MediaSettings):
             raise ValueError("must hold exactly one input of type 'video' with a url")
         return inputs
 
+    @property
+    def video(self) -> Input:
+        return next(i for i in self.inputs if i.type == "video")
+
+    def trim(self) -> tuple[float | None, float | None]:
+        return self.video.start_time, self.video.end_time
+
 
 class PushMediaSettings(MediaSettings):
+    """`startTime`/`endTime` trim the uploaded file, given here or on a video entry of `inputs` (which has no url)."""
+
     inputs: list[Input] | None = None
-    start_time: Annotated[float, Field(ge=0)] | None = None
-    end_time: Annotated[float, Field(gt=0)] | None = None
+    start_time: Seconds | None = None
+    end_time: Seconds | None = None
+
+    _end_after_start = field_validator("end_time")(_after_start)
+
+    @model_validator(mode="after")
+    def _trim_from_inputs(self) -> PushMediaSettings:
+        for item in self.inputs or []:
+            if item.type == "video" and (item.start_time is not None or item.end_time is not None):
+                if self.start_time is not None or self.end_time is not None:
+                    raise ValueError("give startTime/endTime once: on pushMediaSettings or on its video input")
+                self.start_time, self.end_time = item.start_time, item.end_time
+        return self
+
+    def trim(self) -> tuple[float | None, float | None]:
+        return self.start_time, self.end_time
 
 
 class DirectUploadRequest(Wire):
@@ -364,6 +418,7 @@ class Mp4SupportOut(Wire):
 class MediaOut(Wire):
     id: str
     workspace_id: str
+    source_media_id: str | None = Field(default=None, description="the media this one is a clip of")
     status: str
     thumbnail: str | None = None
     title: str | None = None
@@ -389,6 +444,14 @@ class MediaOut(Wire):
     error: str | None = Field(default=None, description="why the media Failed (reelhouse extension)")
     created_at: str
     updated_at: str
+
+    @model_serializer(mode="wrap")
+    def _unknown_source_resolution_is_null(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """`sourceResolution` stays in as null while unknown (not probed yet, failed, audio only): left out, the
+        official SDK would fill in its default "1080p" and tell the user a size the source does not have."""
+        data = handler(self)
+        data.setdefault("sourceResolution", None)
+        return data
 
 
 class CreatedMediaOut(Wire):
@@ -456,3 +519,99 @@ class SigningKeyDetailOut(Wire):
     workspace_id: str
     public_key: str  # base64 of the PEM, like the private key
     created_at: str
+
+
+class DrmConfigurationOut(Wire):
+    id: str
+
+
+# ---------------------------------------------------------------- playlists (spec 7.22)
+
+PlayOrder = Literal["createdDate ASC", "createdDate DESC"]
+Description = Annotated[str, StringConstraints(max_length=1000)]
+
+
+def _instant(value: str) -> str:
+    """A date (`2024-11-30`) or an ISO 8601 date-time, checked here and stored as sent."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
+    return value
+
+
+Instant = Annotated[str, AfterValidator(_instant)]
+
+
+class DateRange(Wire):
+    start_date: Instant | None = None
+    end_date: Instant | None = None
+
+
+class PlaylistFilters(Wire):
+    """What a smart playlist holds: the media created (and/or updated) within these ranges."""
+
+    created_date: DateRange | None = None
+    updated_date: DateRange | None = None
+
+
+class CreatePlaylistRequest(Wire):
+    name: Label
+    reference_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    type: Literal["manual", "smart"]
+    description: Description | None = None
+    play_order: PlayOrder = "createdDate ASC"
+    limit: Annotated[int, Field(ge=1, le=1000)] = 1000
+    metadata: PlaylistFilters | None = None
+
+    @model_validator(mode="after")
+    def _smart_needs_a_filter(self) -> CreatePlaylistRequest:
+        if self.type == "smart":
+            ranges = [r for r in (self.metadata.created_date, self.metadata.updated_date) if r] if self.metadata else []
+            if not any(r.start_date or r.end_date for r in ranges):
+                raise ValueError("a smart playlist needs metadata.createdDate or metadata.updatedDate with a "
+                                 "startDate or endDate")
+        return self
+
+
+class UpdatePlaylistRequest(Wire):
+    name: Label
+    description: Description
+
+
+class MediaIdsRequest(Wire):
+    media_ids: Annotated[list[str], Field(min_length=1, max_length=1000)]
+
+
+class PlaylistMediaOut(Wire):
+    id: str
+    status: str
+    thumbnail: str | None = None
+    duration: str | None = None
+    source_resolution: str | None = None
+    created_at: str
+
+
+class PlaylistOut(Wire):
+    id: str
+    name: str
+    reference_id: str
+    type: Literal["manual", "smart"]
+    description: str | None = None
+    play_order: PlayOrder
+    limit: int
+    metadata: PlaylistFilters | None = None
+    media_list: list[PlaylistMediaOut]
+    media_count: int
+    workspace_id: str
+    created_at: str
+    updated_at: str
+
+
+class PlaylistSummaryOut(Wire):
+    id: str
+    name: str
+    type: Literal["manual", "smart"]
+    reference_id: str
+    created_at: str
+    media_count: int

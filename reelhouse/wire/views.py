@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from reelhouse.db.enums import DownloadStatus, InsightKind, InsightStatus, MediaStatus, TrackStatus, UploadStatus
-from reelhouse.db.models import Insight, Media, PlaybackId, Track, Upload, utcnow
+from reelhouse.db.models import Insight, Media, PlaybackId, Playlist, Track, Upload, utcnow
 from reelhouse.media import mp4
 from reelhouse.media.ladder import HEIGHTS
 from reelhouse.wire.schemas import (
@@ -20,6 +21,10 @@ from reelhouse.wire.schemas import (
     MediaOut,
     Mp4SupportOut,
     PlaybackIdOut,
+    PlaylistFilters,
+    PlaylistMediaOut,
+    PlaylistOut,
+    PlaylistSummaryOut,
     RestrictionRules,
     TrackOut,
     UploadOut,
@@ -101,28 +106,19 @@ def mp4_support(row: Media) -> list[Mp4SupportOut] | None:
 RENDERED = (Media.playback_ids, Media.tracks, Media.downloads, Media.insights)  # what `media()` reads: load eagerly
 
 
-def max_resolution(row: Media) -> str:
-    """The tier the media actually plays at: the requested one, lowered to the source's (live: "720p" for a
-    720 source asked for at 1080p); a source below every tier is named by its own size."""
-    if row.width is None or row.height is None:
-        return row.max_resolution
-    cap = min(HEIGHTS[row.max_resolution], row.width, row.height)
-    tier = max((h for h in HEIGHTS.values() if h <= cap), default=cap)
-    return f"{tier}p"
-
-
 def media(row: Media, base_url: str) -> MediaOut:
     ready = row.status == MediaStatus.READY and row.playback_ids
     return MediaOut(
         id=row.id,
         workspace_id=row.workspace_id,
+        source_media_id=row.source_media_id,
         status=row.status,
         thumbnail=f"{base_url}/images/{row.playback_ids[0].id}/thumbnail.png" if ready and not row.is_audio_only else None,
         title=row.title,
         creator_id=row.creator_id,
         metadata=row.meta,
         media_quality=row.media_quality,
-        max_resolution=max_resolution(row),
+        max_resolution=row.max_resolution,  # what the user asked for (SDK: "specified by the user"), as on create
         source_resolution=source_resolution(row),
         source_access=row.source_access,
         optimize_audio=row.optimize_audio,
@@ -142,6 +138,18 @@ def media(row: Media, base_url: str) -> MediaOut:
         created_at=timestamp(row.created_at),
         updated_at=timestamp(row.updated_at),
     )
+
+
+CLIP_SOURCE_RESOLUTIONS = {str(h) for h in HEIGHTS.values()}
+
+
+def media_clip(row: Media, base_url: str) -> MediaOut:
+    """A media as get-media-clips lists it: the SDK reads `sourceResolution` there as a closed enum of the tiers,
+    so a source of another size (240 lines, say) is null rather than a value the client would refuse."""
+    out = media(row, base_url)
+    if out.source_resolution not in CLIP_SOURCE_RESOLUTIONS:
+        out.source_resolution = None
+    return out
 
 
 def created_media(row: Media) -> CreatedMediaOut:
@@ -201,3 +209,27 @@ def input_info(row: Media, upload_url: str | None) -> InputInfoOut:
         source_tracks = [track(t) for t in row.tracks if t.stream_index is not None]  # not the added ones
         file = InputInfoFile(container_format=row.container_format, tracks=source_tracks)
     return InputInfoOut(configuration={"url": row.source_url or upload_url}, file=file)
+
+
+def playlist_media(row: Media, base_url: str) -> PlaylistMediaOut:
+    ready = row.status == MediaStatus.READY and row.playback_ids and not row.is_audio_only
+    return PlaylistMediaOut(
+        id=row.id, status=row.status, duration=duration(row.duration), source_resolution=source_resolution(row),
+        thumbnail=f"{base_url}/images/{row.playback_ids[0].id}/thumbnail.png" if ready else None,
+        created_at=timestamp(row.created_at),
+    )
+
+
+def playlist(row: Playlist, media_list: Sequence[Media], base_url: str) -> PlaylistOut:
+    return PlaylistOut(
+        id=row.id, name=row.name, reference_id=row.reference_id, type=row.type, description=row.description,
+        play_order=row.play_order, limit=row.limit,
+        metadata=PlaylistFilters.model_validate(row.filters) if row.filters else None,
+        media_list=[playlist_media(m, base_url) for m in media_list], media_count=len(media_list),
+        workspace_id=row.workspace_id, created_at=timestamp(row.created_at), updated_at=timestamp(row.updated_at),
+    )
+
+
+def playlist_summary(row: Playlist, media_count: int) -> PlaylistSummaryOut:
+    return PlaylistSummaryOut(id=row.id, name=row.name, type=row.type, reference_id=row.reference_id,
+                              created_at=timestamp(row.created_at), media_count=media_count)
