@@ -85,9 +85,9 @@ def serve(host: str | None, port: int | None, processes: int | None, no_workers:
 
     settings = load_settings(host=host, port=port, processes=processes, data_dir=data_dir,
                              **({"workers": 0, "webhook_workers": 0} if no_workers else {}))
-    logs.configure(settings.log_format)
-    check_storage(settings)
+    check_storage(settings)  # before logging is configured: a refusal is one line, not the AWS client's chatter
     check_broker(settings)
+    logs.configure(settings.log_format)
     with migrated(settings) as db, db.write() as session:
         if not active_tokens(session):
             token, secret = create_token(session, name="first")
@@ -132,7 +132,6 @@ def serve(host: str | None, port: int | None, processes: int | None, no_workers:
 def worker(concurrency: int | None, queues: str, metrics_port: int | None, data_dir: Path | None) -> None:
     """Run jobs and webhook deliveries handed out by the broker (REELHOUSE_BROKER_URL); run one per machine."""
     settings = load_settings(data_dir=data_dir)
-    logs.configure(settings.log_format)
     if not settings.broker_url:
         raise click.ClickException("REELHOUSE_BROKER_URL is not set: without a broker, `reelhouse serve` runs the jobs")
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
@@ -142,6 +141,7 @@ def worker(concurrency: int | None, queues: str, metrics_port: int | None, data_
                                  if unknown else "name at least one queue", param_hint="--queues")
     check_storage(settings)
     check_broker(settings)
+    logs.configure(settings.log_format)
     from reelhouse.jobs.celery_app import CeleryWorker
 
     if metrics_port is not None:

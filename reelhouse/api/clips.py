@@ -44,7 +44,7 @@ def media_clips(
 @router.get("/on-demand/{livestreamId}/live-clips", response_model=ListEnvelope[MediaOut],
             summary="Get all clips of a live stream")
 def live_clips(
-    _: Authenticated, page: PageDep, livestream_id: Annotated[str, Path(alias="livestreamId")],
+    _: Authenticated, page: PageDep, livestream_id: Annotated[str, Path(alias="livestreamId", json_schema_extra={"pattern": LIVE_STREAM_ID.pattern})],
 ) -> ListEnvelope[MediaOut]:
     """An empty page: this server runs no live streams, so none has recordings (the SDK maps no 404 here)."""
     if not LIVE_STREAM_ID.match(livestream_id):
