@@ -15,11 +15,13 @@ import boto3
 import httpx
 import pytest
 from click.testing import CliRunner
+from prometheus_client import REGISTRY
 
 from reelhouse.cli import main
 from reelhouse.settings import Settings
 from reelhouse.storage import LocalStorage, MemoryStorage, StorageError, open_storage, storage_at
 from reelhouse.storage.keys import original_key, rendition_prefix
+from reelhouse.storage.metered import Metered
 from reelhouse.storage.migrate import migrate
 from reelhouse.storage.s3 import S3Storage
 from tests.clips import make_clip
@@ -112,15 +114,20 @@ def test_s3_errors_are_retried_then_reported_with_their_reason(tmp_path: Path) -
     client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{httpd.server_address[1]}", region_name="us-east-1",
                           aws_access_key_id="x", aws_secret_access_key="y",
                           config=Config(retries={"mode": "standard", "total_max_attempts": 3}))
+    def failures() -> float:
+        return REGISTRY.get_sample_value("reelhouse_storage_errors_total", {"operation": "stream"}) or 0.0
+
+    counted = failures()
     try:
         with pytest.raises(StorageError) as raised:
-            S3Storage("bucket", "lib", client=client).stream("media/m/original")
+            Metered(S3Storage("bucket", "lib", client=client)).stream("media/m/original")
     finally:
         httpd.shutdown()
 
     assert len(asked) == 3 and set(asked) == {"/bucket/lib/media/m/original"}
     assert str(raised.value) == ("S3 read of media/m/original in bucket bucket failed: "
                                  "SlowDown (HTTP 503): Please reduce your request rate.")
+    assert failures() == counted + 1  # the service failing counts; a missing key would not
 
 
 def test_large_writes_go_in_parts_and_a_failed_one_leaves_no_upload(s3_bucket: str) -> None:

@@ -17,6 +17,10 @@ class StorageError(Exception):
     pass
 
 
+class StorageUnavailable(StorageError):
+    """The backend failed or could not be reached, after its own retries: its fault, not the caller's."""
+
+
 class RangeError(StorageError):
     """A read asked for bytes the object does not have: a caller's bug, told apart from a missing object."""
 

@@ -1,7 +1,8 @@
 """A backend wrapper counting the other backend's failures in `reelhouse_storage_errors_total`.
 
-A StorageError is the backend's answer (no such object, a range outside it, a bad key) and counts as none; any other
-exception — a full disk, an unreachable or failing object store — is the backend failing, and counts.
+A StorageError is the backend's answer (no such object, a range outside it, a bad key) and counts as none; the backend
+failing counts: StorageUnavailable (an object store that still failed after its retries) or any other exception
+(a full disk).
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from reelhouse.metrics import STORAGE_ERRORS
-from reelhouse.storage.base import CHUNK_SIZE, Storage, StorageError
+from reelhouse.storage.base import CHUNK_SIZE, Storage, StorageError, StorageUnavailable
 
 
 @contextmanager
 def _counted(operation: str) -> Iterator[None]:
     try:
         yield
-    except StorageError:
-        raise
-    except Exception:
-        STORAGE_ERRORS.labels(operation).inc()
+    except Exception as exc:
+        if not isinstance(exc, StorageError) or isinstance(exc, StorageUnavailable):
+            STORAGE_ERRORS.labels(operation).inc()
         raise
 
 

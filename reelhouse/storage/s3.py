@@ -17,7 +17,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reelhouse.storage.base import CHUNK_SIZE, Storage, StorageError, check_key, check_range
+from reelhouse.storage.base import CHUNK_SIZE, Storage, StorageError, StorageUnavailable, check_key, check_range
 
 MiB = 1024 * 1024
 # Parts of 16 MiB, four at a time: a stream of unknown length is buffered one part per thread, so memory stays
@@ -91,7 +91,7 @@ class S3Storage(Storage):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _fail(self, operation: str, key: str, exc: Exception) -> StorageError:
-        return StorageError(f"S3 {operation} of {key} in bucket {self.bucket} failed: {reason(exc)}")
+        return StorageUnavailable(f"S3 {operation} of {key} in bucket {self.bucket} failed: {reason(exc)}")
 
     def check(self) -> None:
         try:
@@ -221,7 +221,7 @@ class S3Storage(Storage):
                 raise self._fail("delete", prefix + "/", exc) from None
             if answer.get("Errors"):
                 first = answer["Errors"][0]
-                raise StorageError(f"S3 delete of {first.get('Key')} in bucket {self.bucket} failed: "
+                raise StorageUnavailable(f"S3 delete of {first.get('Key')} in bucket {self.bucket} failed: "
                                    f"{first.get('Code')}: {first.get('Message')} ({len(answer['Errors'])} keys)")
 
     def presigned_url(self, key: str, seconds: int, headers: dict[str, str]) -> str:
