@@ -369,7 +369,8 @@ class WebhookAttempt(Base):
 
 class SigningKey(Base):
     """A key that signs private playback tokens. Only the public half is kept: the private key is handed to
-    the client once, at creation, so a leak of this database cannot mint tokens."""
+    the client once, at creation, so a leak of this table cannot mint tokens. (The dashboard's one share-link
+    key per workspace keeps its private half in `server_secrets`, next to the server's other secrets.)"""
 
     __tablename__ = "signing_keys"
 

@@ -5,6 +5,7 @@ the same token."""
 from __future__ import annotations
 
 import base64
+import json
 import math
 import time
 from typing import Annotated, Any
@@ -12,14 +13,26 @@ from typing import Annotated, Any
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from reelhouse.api.deps import SESSION_COOKIE
 from reelhouse.api.signing_keys import create_signing_key
 from reelhouse.db.enums import MediaStatus
-from reelhouse.db.models import AccessToken, Media, PlaybackId, SigningKey, Webhook, WebhookDelivery, Workspace, utcnow
+from reelhouse.db.models import (
+    AccessToken,
+    Media,
+    PlaybackId,
+    ServerSecret,
+    SigningKey,
+    Webhook,
+    WebhookDelivery,
+    Workspace,
+    utcnow,
+)
 from reelhouse.playback import access
 from reelhouse.runtime import Runtime
 from reelhouse.tokens import create_token
@@ -226,10 +239,35 @@ def media_page(request: Request, media_id: str) -> Response:
                                         "deliveries": delivery_rows, "share": None, "lifetimes": list(SHARE_LIFETIMES)})
 
 
+def share_key(rt: Runtime, workspace_id: str) -> tuple[str, Any]:
+    """The workspace's one signing key for dashboard share links: (key id, private key). Its private half is
+    kept server-side in `server_secrets`, so links reuse it and keys do not pile up; deleting the key on the
+    Developers page revokes every link it signed, and the next link gets a fresh key."""
+    name = f"share-key:{workspace_id}"
+    for _ in range(2):
+        with rt.db.read() as session:
+            secret = session.get(ServerSecret, name)
+            stored = json.loads(secret.value) if secret is not None else None
+            if stored is not None and session.get(SigningKey, stored["kid"]) is not None:
+                return stored["kid"], load_pem_private_key(stored["pem"].encode(), password=None)
+        created = create_signing_key(rt, workspace_id).data
+        value = json.dumps({"kid": created.id, "pem": base64.b64decode(created.private_key).decode()})
+        try:
+            with rt.db.write() as session:
+                session.execute(delete(ServerSecret).where(ServerSecret.name == name,
+                                                           ServerSecret.value == (secret.value if secret else "")))
+                session.add(ServerSecret(name=name, value=value))
+        except IntegrityError:  # another request stored the workspace's key first: use that one
+            with rt.db.write() as session:
+                session.execute(delete(SigningKey).where(SigningKey.id == created.id))
+            continue
+        return created.id, load_pem_private_key(base64.b64decode(created.private_key), password=None)
+    raise RuntimeError("could not store the workspace's share key")
+
+
 @router.post("/media/{media_id}/share")
 async def share_link(request: Request, media_id: str) -> Response:
-    """A signed, expiring link to the watch page of a private playback ID, made with a new workspace signing key
-    whose private half is used once and forgotten (deleting that key revokes the link)."""
+    """A signed, expiring link to the watch page of a private playback ID, signed with the workspace's share key."""
     who = viewer(request)
     if who is None:
         return to_login(request)
@@ -243,12 +281,11 @@ async def share_link(request: Request, media_id: str) -> Response:
             if is_uuid(playback_id) and is_uuid(media_id) else None
     if found is None:
         return _not_found(request, who)
-    key = create_signing_key(rt, who.workspace_id).data
-    private = load_pem_private_key(base64.b64decode(key.private_key), password=None)
-    token = jwt.encode({"kid": key.id, "aud": f"media:{playback_id}", "exp": int(time.time()) + lifetime},
-                       private, algorithm="RS256", headers={"kid": key.id})  # type: ignore[arg-type]
+    key_id, private = await run_in_threadpool(share_key, rt, who.workspace_id)
+    token = jwt.encode({"kid": key_id, "aud": f"media:{playback_id}", "exp": int(time.time()) + lifetime},
+                       private, algorithm="RS256", headers={"kid": key_id})
     url = f"{rt.settings.base_url}/watch/{playback_id}?token={token}"
-    return page(request, "shared.html", {"who": who, "url": url, "media_id": media_id, "key_id": key.id,
+    return page(request, "shared.html", {"who": who, "url": url, "media_id": media_id, "key_id": key_id,
                                          "expires": lifetime})
 
 
