@@ -141,3 +141,30 @@ def test_users_commands(settings: Settings, tmp_path) -> None:  # type: ignore[n
     assert "cy@example.com" in runner.invoke(main, ["users", "list", *data]).output
     assert runner.invoke(main, ["users", "rm", "cy@example.com", *data]).exit_code == 0
     assert "cy@example.com" not in runner.invoke(main, ["users", "list", *data]).output
+
+
+def test_share_links_reuse_one_workspace_key_until_it_is_deleted(
+    server: Server, person: httpx.Client, api: httpx.Client, file_server: str
+) -> None:
+    created = api.post("/on-demand", json={"inputs": [{"type": "video", "url": f"{file_server}/clip.mp4"}],
+                                           "accessPolicy": "private"}).json()["data"]
+    wait_for(api, created["id"], lambda m: m["status"] == "Ready")
+    private = created["playbackIds"][0]["id"]
+
+    def share() -> str:
+        form = {"csrf": page_csrf(person), "playbackId": private, "expires": "1h"}
+        answer = person.post(f"/media/{created['id']}/share", data=form)
+        assert answer.status_code == 200, answer.text
+        return re.search(r'value="([^"]+)" data-testid="share-url"', answer.text).group(1)
+
+    first, second = share(), share()
+    keys = api.get("/iam/signing-keys").json()["data"]
+    assert len(keys) == 1  # both links signed with the workspace's one share key
+    assert httpx.get(first.replace("&amp;", "&")).status_code == 200
+    assert httpx.get(second.replace("&amp;", "&")).status_code == 200
+
+    assert api.delete(f"/iam/signing-keys/{keys[0]['id']}").status_code in (200, 204)
+    assert httpx.get(first.replace("&amp;", "&")).status_code == 403  # deleting the key revoked its links
+    third = share()
+    assert httpx.get(third.replace("&amp;", "&")).status_code == 200
+    assert [k["id"] for k in api.get("/iam/signing-keys").json()["data"]] != [keys[0]["id"]]

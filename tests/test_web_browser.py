@@ -4,6 +4,7 @@ delete. One server and one browser for the module; screenshots go to the folder 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -194,3 +195,135 @@ def test_upload_watch_edit_share_and_delete(site: Server, browser: webdriver.Chr
     until(lambda: "/login" in browser.current_url, 10, "the sign-in page after signing out")
     browser.get(f"{site.url}/media/{media_id}")
     assert "/login" in browser.current_url
+
+
+# Before each page's own scripts: upload in 32 KiB chunks, record every Content-Range sent, and let a test hold
+# every chunk after `window.holdAfterChunks` of them (the request is never sent, as on a dead connection).
+INTERRUPTIBLE_UPLOADS = """
+window.reelhouseUploadChunkBytes = 32768;
+window.sentRanges = [];
+const realSetHeader = XMLHttpRequest.prototype.setRequestHeader;
+XMLHttpRequest.prototype.setRequestHeader = function (name, value) {
+  if (name === "Content-Range") { this.contentRange = value; window.sentRanges.push(value); }
+  return realSetHeader.call(this, name, value);
+};
+const realSend = XMLHttpRequest.prototype.send;
+XMLHttpRequest.prototype.send = function (body) {
+  const chunks = window.sentRanges.filter((r) => !r.startsWith("bytes */")).length;
+  if (window.holdAfterChunks !== undefined && this.contentRange && !this.contentRange.startsWith("bytes */")
+      && chunks > window.holdAfterChunks) return;
+  return realSend.call(this, body);
+};
+"""
+
+
+def test_developers_interrupted_upload_and_media_controls(site: Server, browser: webdriver.Chrome,
+                                                          tmp_path: Path, file_server: str, clips: Path) -> None:
+    sign_in(browser, site)
+
+    # An access token: its secret is shown once, then the token can be revoked.
+    browser.get(f"{site.url}/developers")
+    browser.find_element(By.CSS_SELECTOR, 'input[name="name"]').send_keys("ci robot")
+    browser.find_element(By.XPATH, '//button[text()="Create token"]').click()
+    secret = browser.find_element(By.CSS_SELECTOR, '[data-testid="new-token-secret"]').text
+    token_id = browser.find_element(By.CSS_SELECTOR, '[data-testid="new-token-id"]').text
+    assert secret and token_id
+    browser.get(f"{site.url}/developers")
+    assert secret not in browser.page_source and token_id in browser.page_source
+    row = browser.find_element(By.XPATH, f'//tr[.//code[text()="{token_id}"]]')
+    row.find_element(By.XPATH, './/button[text()="Revoke"]').click()
+    until(lambda: token_id not in browser.page_source, 10, "the revoked token to leave the list")
+
+    # A signing key: its private half is revealed once, and the key is listed.
+    browser.find_element(By.XPATH, '//button[text()="Create signing key"]').click()
+    revealed = until(lambda: browser.find_element(By.ID, "new-key").text, 10, "the new key")
+    key = json.loads(str(revealed))
+    assert key["privateKey"]
+    browser.get(f"{site.url}/developers")
+    assert browser.find_elements(By.XPATH, f'//h2[text()="Signing keys"]/..//tbody//code[text()="{key["id"]}"]')
+
+    # A webhook endpoint for every event.
+    hook_url = f"{file_server}/hook"
+    browser.find_element(By.CSS_SELECTOR, 'form[data-api="POST /v1/webhooks"] input[name="url"]').send_keys(hook_url)
+    browser.find_element(By.XPATH, '//button[text()="Add endpoint"]').click()
+    until(lambda: browser.find_element(By.ID, "new-hook").text, 10, "the new endpoint")
+    shoot(browser, "developers")
+
+    # An upload cut off after two chunks; after a reload, picking the same file resumes at the committed offset.
+    clip = make_clip(tmp_path / "resumed.mp4", seconds=2, width=320, height=240)
+    assert clip.stat().st_size > 3 * 32768
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": INTERRUPTIBLE_UPLOADS})
+    browser.get(f"{site.url}/upload")
+    browser.execute_script("window.holdAfterChunks = 2")
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="upload-input"]').send_keys(str(clip))
+    until(lambda: len(browser.execute_script("return window.sentRanges")) >= 3, 20, "the third chunk to be held")
+    shoot(browser, "upload")
+    browser.refresh()
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="upload-input"]').send_keys(str(clip))
+    until(lambda: browser.find_elements(By.CSS_SELECTOR, '[data-testid="upload-row"][data-state="done"]'), 30,
+          "the resumed upload to finish")
+    ranges = browser.execute_script("return window.sentRanges")
+    assert ranges[0] == f"bytes */{clip.stat().st_size}"  # asks the server what it committed
+    assert ranges[1].startswith("bytes 65536-")  # and goes on from there, not from 0
+    media_id = browser.find_element(By.CSS_SELECTOR, '[data-testid="upload-row"] a').get_attribute("href") \
+        .rsplit("/", 1)[1]
+    browser.get(f"{site.url}/")
+    until(lambda: statuses(browser).get(media_id) == "Ready", 90, "the resumed media to turn Ready")
+
+    # Summary and chapters, MP4 support and source access on its media page.
+    browser.get(f"{site.url}/media/{media_id}")
+    browser.find_element(By.XPATH, '//button[text()="Generate summary"]').click()
+    until(lambda: "Summary:" in browser.page_source or browser.find_elements(By.CSS_SELECTOR, "p.summary"),
+          10, "the summary")
+    browser.find_element(By.XPATH, '//button[text()="Generate chapters"]').click()
+    until(lambda: "Chapters:" in browser.page_source or browser.find_elements(By.CSS_SELECTOR, ".chapter-list"),
+          10, "the chapters")
+    browser.find_element(By.CSS_SELECTOR, 'select[name="mp4Support"] option[value="capped_4k"]').click()
+    browser.find_element(By.XPATH, '//form[contains(@data-api, "update-mp4Support")]//button').click()
+
+    def mp4_link() -> object:
+        browser.refresh()
+        return browser.find_elements(By.XPATH, '//a[text()="download" and contains(@href, "capped-4k.mp4")]')
+
+    until(mp4_link, 60, "the MP4 download link")
+    browser.find_element(By.XPATH, '//button[text()="Turn on"]').click()
+    until(lambda: browser.find_elements(By.XPATH, '//a[text()="Download the original"]'), 10, "source access on")
+    href = browser.find_element(By.XPATH, '//a[text()="Download the original"]').get_attribute("href")
+    assert browser.execute_script("return (await fetch(arguments[0])).status", href) == 200
+
+    # Edit, then delete, a subtitle track.
+    (clips / "edit.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:01.000\nEdit me\n")
+    form = browser.find_element(By.CSS_SELECTOR, '[data-testid="add-track"]')
+    form.find_element(By.NAME, "tracks.url").send_keys(f"{file_server}/edit.vtt")
+    form.find_element(By.NAME, "tracks.languageCode").send_keys("de")
+    form.find_element(By.NAME, "tracks.languageName").send_keys("Deutsch")
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    row = until(lambda: browser.find_element(By.XPATH, '//tr[td[contains(., "Deutsch")]]'), 10, "the new track")
+    row.find_element(By.TAG_NAME, "summary").click()
+    name = row.find_element(By.NAME, "languageName")
+    name.clear()
+    name.send_keys("Deutsch (bearbeitet)")
+    row.find_element(By.XPATH, './/button[text()="Update"]').click()
+    until(lambda: "Deutsch (bearbeitet)" in browser.find_element(By.CSS_SELECTOR, ".table").text, 10, "the edit")
+    row = browser.find_element(By.XPATH, '//tr[td[contains(., "bearbeitet")]]')
+    row.find_element(By.XPATH, './/button[text()="Delete"]').click()
+    browser.switch_to.alert.accept()
+    until(lambda: "bearbeitet" not in browser.find_element(By.CSS_SELECTOR, ".table").text, 10, "the deletion")
+
+    # The endpoint saw this media's events: listed on the media page and in the developers' delivery log.
+    browser.refresh()
+    assert hook_url in browser.find_element(By.XPATH, '//h2[text()="Webhook deliveries"]/..').text
+    browser.get(f"{site.url}/developers")
+    browser.find_element(By.CSS_SELECTOR, "[data-deliveries]").click()
+    until(lambda: browser.find_elements(By.CSS_SELECTOR, "[data-log] details"), 10, "the delivery log")
+    assert "video.media" in browser.find_element(By.CSS_SELECTOR, "[data-log]").text
+
+    # No page scrolls sideways at phone width.
+    browser.set_window_size(390, 844)
+    try:
+        for path in ("/", "/upload", "/developers", f"/media/{media_id}"):
+            browser.get(f"{site.url}{path}")
+            assert browser.execute_script(
+                "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"), path
+    finally:
+        browser.set_window_size(1280, 900)

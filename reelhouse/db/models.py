@@ -10,7 +10,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from reelhouse.db.enums import DeliveryStatus, InsightStatus, JobStatus, MediaStatus, TrackStatus, UploadStatus
@@ -61,7 +73,7 @@ class ServerSecret(Base):
     __tablename__ = "server_secrets"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)  # Text: a workspace's share-link key is a PEM private key
 
 
 class Upload(Timestamps, Base):
@@ -86,6 +98,13 @@ class Upload(Timestamps, Base):
 
 class Media(Timestamps, Base):
     __tablename__ = "media"
+    # The dashboard's library lists a workspace's media newest first, by status, or by title, a page at a time:
+    # each order is an index walk, not a sort of the whole workspace.
+    __table_args__ = (
+        Index("ix_media_workspace_created", "workspace_id", "created_at", "id"),
+        Index("ix_media_workspace_status_created", "workspace_id", "status", "created_at", "id"),
+        Index("ix_media_workspace_title", "workspace_id", "title", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
@@ -350,7 +369,8 @@ class WebhookAttempt(Base):
 
 class SigningKey(Base):
     """A key that signs private playback tokens. Only the public half is kept: the private key is handed to
-    the client once, at creation, so a leak of this database cannot mint tokens."""
+    the client once, at creation, so a leak of this table cannot mint tokens. (The dashboard's one share-link
+    key per workspace keeps its private half in `server_secrets`, next to the server's other secrets.)"""
 
     __tablename__ = "signing_keys"
 

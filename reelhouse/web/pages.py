@@ -5,6 +5,7 @@ the same token."""
 from __future__ import annotations
 
 import base64
+import json
 import math
 import time
 from typing import Annotated, Any
@@ -12,14 +13,26 @@ from typing import Annotated, Any
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from reelhouse.api.deps import SESSION_COOKIE
 from reelhouse.api.signing_keys import create_signing_key
 from reelhouse.db.enums import MediaStatus
-from reelhouse.db.models import AccessToken, Media, PlaybackId, SigningKey, Webhook, WebhookDelivery, Workspace, utcnow
+from reelhouse.db.models import (
+    AccessToken,
+    Media,
+    PlaybackId,
+    ServerSecret,
+    SigningKey,
+    Webhook,
+    WebhookDelivery,
+    Workspace,
+    utcnow,
+)
 from reelhouse.playback import access
 from reelhouse.runtime import Runtime
 from reelhouse.tokens import create_token
@@ -41,7 +54,9 @@ from reelhouse.wire.errors import ApiError, is_uuid
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
-SORTS = {"newest": Media.created_at.desc(), "oldest": Media.created_at.asc(), "title": Media.title.asc()}
+# Each order ends with the id in the same direction, so it is one walk of an index on the media table.
+SORTS = {"newest": (Media.created_at.desc(), Media.id.desc()), "oldest": (Media.created_at.asc(), Media.id.asc()),
+         "title": (Media.title.asc(), Media.id.asc())}
 FINAL = (MediaStatus.READY, MediaStatus.FAILED)
 SHARE_LIFETIMES = {"1h": 3600, "1d": 86400, "7d": 7 * 86400}
 
@@ -130,6 +145,23 @@ def _row(media: Media) -> dict[str, Any]:
     }
 
 
+def library_filter(workspace_id: str, q: str, status: str) -> list[ColumnElement[bool]]:
+    """A workspace's media matching the search (a title substring, or an exact id) and the status filter."""
+    where = [Media.workspace_id == workspace_id]
+    if q.strip():
+        term = q.strip()
+        where.append(or_(Media.title.ilike(f"%{term}%"), Media.id == term))
+    if status in set(MediaStatus):
+        where.append(Media.status == status)
+    return where
+
+
+def library_page(where: list[ColumnElement[bool]], sort: str, p: int) -> Select[tuple[Media]]:
+    """One page of the library in the chosen order, walked along one of the media table's library indexes."""
+    return select(Media).where(*where).order_by(*SORTS.get(sort, SORTS["newest"])) \
+        .offset((p - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+
+
 @router.get("/")
 def library(
     request: Request,
@@ -141,17 +173,10 @@ def library(
     who = viewer(request)
     if who is None:
         return to_login(request)
-    where = [Media.workspace_id == who.workspace_id]
-    if q.strip():
-        term = q.strip()
-        where.append(or_(Media.title.ilike(f"%{term}%"), Media.id == term))
-    if status in set(MediaStatus):
-        where.append(Media.status == status)
-    order = SORTS.get(sort, SORTS["newest"])
+    where = library_filter(who.workspace_id, q, status)
     with _rt(request).db.read() as session:
         total = session.scalar(select(func.count()).select_from(Media).where(*where)) or 0
-        rows = session.scalars(select(Media).where(*where).order_by(order, Media.id).offset((p - 1) * PAGE_SIZE)
-                               .limit(PAGE_SIZE).options(selectinload(Media.playback_ids))).all()
+        rows = session.scalars(library_page(where, sort, p).options(selectinload(Media.playback_ids))).all()
         media = [_row(row) for row in rows]
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return page(request, "library.html", {
@@ -214,10 +239,35 @@ def media_page(request: Request, media_id: str) -> Response:
                                         "deliveries": delivery_rows, "share": None, "lifetimes": list(SHARE_LIFETIMES)})
 
 
+def share_key(rt: Runtime, workspace_id: str) -> tuple[str, Any]:
+    """The workspace's one signing key for dashboard share links: (key id, private key). Its private half is
+    kept server-side in `server_secrets`, so links reuse it and keys do not pile up; deleting the key on the
+    Developers page revokes every link it signed, and the next link gets a fresh key."""
+    name = f"share-key:{workspace_id}"
+    for _ in range(2):
+        with rt.db.read() as session:
+            secret = session.get(ServerSecret, name)
+            stored = json.loads(secret.value) if secret is not None else None
+            if stored is not None and session.get(SigningKey, stored["kid"]) is not None:
+                return stored["kid"], load_pem_private_key(stored["pem"].encode(), password=None)
+        created = create_signing_key(rt, workspace_id).data
+        value = json.dumps({"kid": created.id, "pem": base64.b64decode(created.private_key).decode()})
+        try:
+            with rt.db.write() as session:
+                session.execute(delete(ServerSecret).where(ServerSecret.name == name,
+                                                           ServerSecret.value == (secret.value if secret else "")))
+                session.add(ServerSecret(name=name, value=value))
+        except IntegrityError:  # another request stored the workspace's key first: use that one
+            with rt.db.write() as session:
+                session.execute(delete(SigningKey).where(SigningKey.id == created.id))
+            continue
+        return created.id, load_pem_private_key(base64.b64decode(created.private_key), password=None)
+    raise RuntimeError("could not store the workspace's share key")
+
+
 @router.post("/media/{media_id}/share")
 async def share_link(request: Request, media_id: str) -> Response:
-    """A signed, expiring link to the watch page of a private playback ID, made with a new workspace signing key
-    whose private half is used once and forgotten (deleting that key revokes the link)."""
+    """A signed, expiring link to the watch page of a private playback ID, signed with the workspace's share key."""
     who = viewer(request)
     if who is None:
         return to_login(request)
@@ -231,12 +281,11 @@ async def share_link(request: Request, media_id: str) -> Response:
             if is_uuid(playback_id) and is_uuid(media_id) else None
     if found is None:
         return _not_found(request, who)
-    key = create_signing_key(rt, who.workspace_id).data
-    private = load_pem_private_key(base64.b64decode(key.private_key), password=None)
-    token = jwt.encode({"kid": key.id, "aud": f"media:{playback_id}", "exp": int(time.time()) + lifetime},
-                       private, algorithm="RS256", headers={"kid": key.id})  # type: ignore[arg-type]
+    key_id, private = await run_in_threadpool(share_key, rt, who.workspace_id)
+    token = jwt.encode({"kid": key_id, "aud": f"media:{playback_id}", "exp": int(time.time()) + lifetime},
+                       private, algorithm="RS256", headers={"kid": key_id})
     url = f"{rt.settings.base_url}/watch/{playback_id}?token={token}"
-    return page(request, "shared.html", {"who": who, "url": url, "media_id": media_id, "key_id": key.id,
+    return page(request, "shared.html", {"who": who, "url": url, "media_id": media_id, "key_id": key_id,
                                          "expires": lifetime})
 
 

@@ -3,7 +3,8 @@
 // reload, picking the same file again resumes from the offset the server has committed.
 "use strict";
 
-const CHUNK = 8 * 1024 * 1024;
+// A page may set a smaller chunk before this script runs (the browser tests do, to interrupt an upload midway).
+const CHUNK = window.reelhouseUploadChunkBytes || 8 * 1024 * 1024;
 const RETRIES = 5;
 const list = document.getElementById("uploads");
 const input = document.getElementById("files");
