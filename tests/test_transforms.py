@@ -194,3 +194,26 @@ def test_bad_transforms_are_refused_or_fail_with_the_reason(api: httpx.Client, f
     assert failed({"introUrl": f"{base}/notes.txt"}).startswith("introUrl: ")
     assert failed({"expungeSegments": ["1-5"]}) == "expungeSegments 1-5 goes past the end of the video (2.00 s)"
     assert failed({"segments": [{"url": f"{base}/intro.mp4", "insertAt": 9}]}).startswith("segments insertAt 9 is past")
+
+
+def test_subtitle_and_watermark_inputs_on_a_direct_upload(fp: Fastpix, api: httpx.Client, server: Server,
+                                                           clips: Path, file_server: str, media_files: str) -> None:
+    base = f"{file_server}/{media_files}"
+    (clips / media_files / "captions.srt").write_text("1\n00:00:00,000 --> 00:00:01,500\nHello there\n")
+    request = {"cors_origin": "*", "push_media_settings": {"access_policy": "public", "inputs": [
+        {"type": "watermark", "url": f"{base}/mark.png", "placement": {"x_align": "left", "y_align": "top"}},
+        {"type": "subtitle", "url": f"{base}/captions.srt", "language_code": "en-US", "language_name": "English"},
+    ]}}
+    upload = fp.input_video.direct_upload_video_media(request=request).data
+    main = clips / media_files / "main.mp4"
+    assert httpx.put(upload.url, content=main.read_bytes(), timeout=30).status_code in (200, 201)
+    media_id = fp.manage_videos.get_media(media_id=upload.upload_id).data.id
+    media = wait_for(api, media_id, lambda m: m["status"] in ("Ready", "Failed") and all(
+        t.get("status") != "preparing" for t in m["tracks"]), timeout=90)
+    assert media["status"] == "Ready", media
+    frame = frames(original(server, media_id))[0]
+    assert frame[:30, :30].min() > 200 and frame[40:].max() < 40  # the 32x32 image at its own size, top left
+    subtitle = next(t for t in media["tracks"] if t["type"] == "subtitle")
+    assert (subtitle["languageCode"], subtitle["status"]) == ("en-US", "available")
+    playback = media["playbackIds"][0]["id"]
+    assert "TYPE=SUBTITLES" in httpx.get(f"{server.url}/stream/{playback}.m3u8").text

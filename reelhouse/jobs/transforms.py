@@ -85,7 +85,7 @@ def _shape(info: ProbeResult) -> Shape:
 
 def _composition(ctx: JobContext[Params], inputs: list[Input], main: Path) -> Composition:
     files = _Inputs(ctx, main)
-    video = next(i for i in inputs if i.type == "video")
+    video = next((i for i in inputs if i.type == "video"), Input(type="video"))  # an upload may give none
     info = files.main
     shape = _shape(info)
     try:
