@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep
 from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute
-from reelhouse.catalog import clips, media, tracks
+from reelhouse.catalog import clips, media, tracks, transforms
 from reelhouse.db.models import Media
 from reelhouse.net.fetch import FetchError, check_url
 from reelhouse.storage.keys import purge_media
@@ -23,7 +23,6 @@ from reelhouse.wire.schemas import (
     ListEnvelope,
     MediaOut,
     SuccessOnly,
-    TrackRequest,
     UpdateMediaRequest,
 )
 
@@ -48,10 +47,8 @@ def create_media(
             check_url(url, rt.address_policy)
         except FetchError as exc:
             raise ApiError(400, "Invalid input URL", str(exc)) from None
-    subtitles = [TrackRequest.model_validate(i.model_dump(include={"type", "url", "language_code", "language_name"}))
-                 for i in body.inputs if i.type == "subtitle"]
-    for subtitle in subtitles:
-        tracks.check_track_url(rt.address_policy, subtitle.url)
+    transforms.check_urls(rt.address_policy, body.inputs)
+    subtitles = transforms.subtitle_tracks(body.inputs)
     inputs = [i.model_dump(exclude_none=True) for i in body.inputs]
     with rt.db.write() as session:
         if clip_of is not None:

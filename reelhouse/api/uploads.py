@@ -13,6 +13,7 @@ from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute
 from reelhouse.catalog.media import refuse_unsupported
 from reelhouse.catalog.tracks import check_speech_language
+from reelhouse.catalog.transforms import check_urls
 from reelhouse.db.enums import UploadStatus
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.storage.keys import upload_prefix
@@ -32,10 +33,9 @@ def create_upload(
         return first
     settings = body.push_media_settings
     for item in settings.inputs or []:
-        if item.type != "video" or item.url:
-            refuse_unsupported(settings, f"inputs of type {item.type!r} are not supported on direct uploads yet")
         refuse_unsupported(settings, item.unsupported())
     refuse_unsupported(settings)
+    check_urls(rt.address_policy, settings.inputs or [])
     if settings.subtitles is not None:
         check_speech_language(rt.settings, settings.subtitles.language_code)
     timeout = body.timeout or rt.settings.upload_default_timeout
@@ -48,7 +48,7 @@ def create_upload(
             cors_origin=body.cors_origin,
             timeout=timeout,
             expires_at=now + timedelta(seconds=timeout),
-            settings=settings.model_dump(exclude_none=True, exclude={"inputs"}),  # a trim kept as startTime/endTime
+            settings=settings.stored(),
         )
         session.add(upload)
         session.flush()

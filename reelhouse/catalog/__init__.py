@@ -6,6 +6,6 @@ Importing the package registers what a media owes once it turns Ready (`media.on
 and insights each subscribe in their own module.
 """
 
-from reelhouse.catalog import downloads, insights, media, tracks
+from reelhouse.catalog import downloads, insights, media, tracks, transforms
 
-__all__ = ["downloads", "insights", "media", "tracks"]
+__all__ = ["downloads", "insights", "media", "tracks", "transforms"]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from reelhouse.catalog.media import mark_failed, set_status
 from reelhouse.db.enums import JobKind, MediaStatus
 from reelhouse.db.models import Job, Media, Track, Upload
-from reelhouse.jobs import clips
+from reelhouse.jobs import clips, transforms
 from reelhouse.jobs.params import Params
 from reelhouse.jobs.queue import enqueue
 from reelhouse.jobs.step import JobContext, PermanentError, Step
@@ -72,6 +72,14 @@ def fetch_original(ctx: JobContext[Params], media: Media, key: str) -> None:
     set_status(rt.db, media.id, MediaStatus.DOWNLOADED)
 
 
+def get_original(ctx: JobContext[Params], media: Media, key: str) -> None:
+    """Stores the media's input at `key`: the span a clip asks for, else all of it."""
+    if clips.is_clip(media):
+        clips.cut(ctx, media, key, fetch_original)
+    else:
+        fetch_original(ctx, media, key)
+
+
 def playable_duration(info: ProbeResult, timeline: Timeline, settings: Settings) -> float:
     """How long the media plays, by what the file contains rather than what it declares; refuses input whose
     processing would cost far more than the file holds (hours of encoding for a few frames) with the reason."""
@@ -121,10 +129,10 @@ def run(ctx: JobContext[Params]) -> None:
         media.upload  # noqa: B018 - loaded for use outside the session
     key = original_key(media.id)
     if not rt.storage.exists(key):
-        if clips.is_clip(media):
-            clips.cut(ctx, media, key, fetch_original)
+        if transforms.wanted(media):
+            transforms.compose(ctx, media, key, lambda main: get_original(ctx, media, main))
         else:
-            fetch_original(ctx, media, key)
+            get_original(ctx, media, key)
     set_status(rt.db, media.id, MediaStatus.VALIDATING)
     with rt.storage.as_local_file(key, ctx.scratch) as path:
         info = ctx.probe(path)

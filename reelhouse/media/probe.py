@@ -239,3 +239,22 @@ def max_keyframe_gap(path: pathlib.Path, stream_index: int) -> float | None:
         return None
     keyframes.sort()
     return max(b - a for a, b in itertools.pairwise([*keyframes, max(end, keyframes[-1])]))
+
+
+# Decoders of still images: what a watermark may be, as opposed to a video or a document.
+IMAGE_CODECS = frozenset({"png", "mjpeg", "jpegls", "webp", "bmp", "gif", "tiff", "apng", "qoi"})
+
+
+def probe_image(path: pathlib.Path) -> tuple[int, int]:
+    """(width, height) of the still image at `path`, decoded to be sure; ProbeError when it is anything else."""
+    try:
+        with av.open(str(path)) as container:
+            stream = next((s for s in container.streams.video), None)
+            if stream is None or stream.codec_context.name not in IMAGE_CODECS:
+                raise ProbeError("the file is not an image (PNG, JPEG, WebP, GIF or BMP)")
+            frame = next(container.decode(stream), None)
+    except av.FFmpegError as exc:
+        raise ProbeError("the file is not an image (PNG, JPEG, WebP, GIF or BMP)") from exc
+    if frame is None:
+        raise ProbeError("the image holds no picture")
+    return frame.width, frame.height

@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from reelhouse.catalog.media import create_media
+from reelhouse.catalog.tracks import add_track
+from reelhouse.catalog.transforms import subtitle_tracks
 from reelhouse.db.enums import UploadStatus
 from reelhouse.db.models import Upload, utcnow
 from reelhouse.runtime import Runtime
@@ -202,7 +204,11 @@ def _complete(rt: Runtime, session, upload: Upload) -> None:  # type: ignore[no-
         raise ApiError(400, "Empty file", "A media file cannot be zero bytes.", headers=_cors(upload))
     upload.status = UploadStatus.COMPLETED
     settings = PushMediaSettings.model_validate(upload.settings)
-    create_media(session, workspace_id=upload.workspace_id, settings=settings, inputs=[], upload_id=upload.id)
+    inputs = settings.inputs or []
+    media = create_media(session, workspace_id=upload.workspace_id, settings=settings,
+                         inputs=[i.model_dump(exclude_none=True) for i in inputs], upload_id=upload.id)
+    for subtitle in subtitle_tracks(inputs):  # made once the media is Ready
+        add_track(session, media, subtitle)
 
 
 def _restart(rt: Runtime, upload_id: str, session_id: str | None) -> Upload:

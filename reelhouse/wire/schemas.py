@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from reelhouse.media.compose import check_disjoint, parse_range
+
 AccessPolicy = Literal["public", "private", "drm"]
 Resolution = Literal["2160p", "1440p", "1080p", "720p", "480p", "360p"]
 Mp4Support = Literal["capped_4k", "audioOnly", "audioOnly,capped_4k"]
@@ -129,39 +131,116 @@ class ModerationOption(Wire):
     type: Literal["video", "audio", "av"]
 
 
+Percent = Annotated[str, StringConstraints(pattern=r"^(100|[0-9]{1,2})(\.[0-9]+)?%$")]  # "25%", "12.5%"
+
+
+def percent(value: str | None) -> float | None:
+    """A `Percent` as a fraction of one."""
+    return None if value is None else float(value.rstrip("%")) / 100
+
+
+class Placement(Wire):
+    x_align: Literal["left", "center", "right"] = "right"
+    x_margin: Percent | None = None
+    y_align: Literal["top", "middle", "bottom"] = "bottom"
+    y_margin: Percent | None = None
+
+
+class Segment(Wire):
+    """A video spliced into the main one at `insertAt` seconds of its own clock, or after it (`insertAtEnd`)."""
+
+    url: Url
+    insert_at: Annotated[int, Field(ge=0)] | None = None
+    insert_at_end: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Segment:
+        if (self.insert_at is None) == (not self.insert_at_end):
+            raise ValueError("give either insertAt (seconds) or insertAtEnd: true")
+        return self
+
+
+class ImposeTrack(Wire):
+    """Audio mixed over [startTime, endTime) seconds of the video, faded in and out over fadeIn/OutLevel seconds."""
+
+    url: Url
+    start_time: Annotated[int, Field(ge=0)] = 0
+    end_time: Annotated[int, Field(gt=0)]
+    fade_in_level: Annotated[int, Field(ge=0)] = 0
+    fade_out_level: Annotated[int, Field(ge=0)] = 0
+
+    _end_after_start = field_validator("end_time")(_after_start)
+
+
+def _expunge_ranges(value: list[str] | None) -> list[str] | None:
+    """Each "start-end" well formed, and no two overlapping: cutting the same second twice is a mistake."""
+    if value is not None:
+        check_disjoint([parse_range(item) for item in value])
+    return value
+
+
+# The create-time transforms an input may ask for, each announced by `video.media.<name>.ready` once Ready.
+TRANSFORMS = ("intro", "outro", "expungeSegments", "splicing", "watermark", "audioSwap", "imposeTracks")
+
+
 class Input(Wire):
-    """One entry of `inputs`. Only the kinds reelhouse performs are accepted; see `unsupported()`."""
+    """One entry of `inputs` (spec 7.1): the video (with its trim and transforms), a watermark image, audio to
+    swap in or impose, or a subtitle file."""
 
     type: Literal["video", "audio", "watermark", "subtitle"]
     url: Url | None = None
     start_time: Seconds | None = None
     end_time: Seconds | None = None
-    intro_url: str | None = None
-    outro_url: str | None = None
-    expunge_segments: list[str] | None = None
-    segments: list[dict] | None = None
+    intro_url: Url | None = None
+    outro_url: Url | None = None
+    expunge_segments: Annotated[list[str], AfterValidator(_expunge_ranges), Field(min_length=1, max_length=100)] | None = None
+    segments: Annotated[list[Segment], Field(min_length=1, max_length=20)] | None = None
+    placement: Placement | None = None
+    width: Percent | None = None
+    height: Percent | None = None
+    opacity: Percent | None = None
+    swap_track_url: Url | None = None
+    impose_tracks: Annotated[list[ImposeTrack], Field(min_length=1, max_length=10)] | None = None
     language_name: Label | None = None
     language_code: LanguageCode | None = None
 
     _end_after_start = field_validator("end_time")(_after_start)
 
     @model_validator(mode="after")
-    def _subtitle_fields(self) -> Input:
+    def _needs(self) -> Input:
         if self.type == "subtitle" and not (self.url and self.language_code and self.language_name):
             raise ValueError("a subtitle input needs url, languageCode and languageName")
+        if self.type == "watermark" and not self.url:
+            raise ValueError("a watermark input needs the url of an image")
+        if self.type == "audio" and not (self.swap_track_url or self.impose_tracks):
+            raise ValueError("an audio input needs swapTrackUrl or imposeTracks")
         return self
 
     def unsupported(self) -> str | None:
-        """Why this server cannot honour the input yet, or None. Refusing is better than silently ignoring."""
-        if self.type not in ("video", "subtitle"):
-            return f"inputs of type {self.type!r} are not supported by this server yet"
-        extras = [name for name in ("intro_url", "outro_url", "expunge_segments", "segments")
-                  if getattr(self, name) is not None]
-        if self.type == "subtitle" and (self.start_time is not None or self.end_time is not None):
+        """Why this input cannot be honoured as given, or None. Refusing is better than silently ignoring."""
+        if self.type != "video" and (self.start_time is not None or self.end_time is not None):
             return "startTime/endTime apply to the video input only"
-        if extras:
-            return f"{to_camel(extras[0])} is not supported by this server yet"
         return None
+
+    def transforms(self) -> list[str]:
+        """The `TRANSFORMS` this input asks for."""
+        if self.type == "watermark":
+            return ["watermark"]
+        if self.type == "audio":
+            return ["audioSwap"] * bool(self.swap_track_url) + ["imposeTracks"] * bool(self.impose_tracks)
+        if self.type != "video":
+            return []
+        asked = (self.intro_url, self.outro_url, self.expunge_segments, self.segments)
+        return [name for name, value in zip(TRANSFORMS, asked, strict=False) if value]
+
+    def urls(self) -> list[tuple[str, str]]:
+        """(field, url) of every file this input pulls besides the main video, for the caller to check."""
+        found = [(to_camel(name), getattr(self, name)) for name in ("intro_url", "outro_url", "swap_track_url")]
+        if self.type in ("watermark", "subtitle"):
+            found.append(("url", self.url))
+        found += [(f"segments.{n}.url", s.url) for n, s in enumerate(self.segments or [])]
+        found += [(f"imposeTracks.{n}.url", t.url) for n, t in enumerate(self.impose_tracks or [])]
+        return [(name, url) for name, url in found if url]
 
 
 class MediaSettings(Wire):
@@ -198,6 +277,13 @@ class MediaSettings(Wire):
         return None, None
 
 
+def _at_most_one_watermark_and_audio(inputs: list[Input]) -> list[Input]:
+    for kind in ("watermark", "audio"):
+        if sum(i.type == kind for i in inputs) > 1:
+            raise ValueError(f"may hold at most one input of type {kind!r}")
+    return inputs
+
+
 class CreateMediaRequest(MediaSettings):
     inputs: Annotated[list[Input], Field(min_length=1)]
 
@@ -208,7 +294,7 @@ class CreateMediaRequest(MediaSettings):
         videos = [i for i in inputs if i.type == "video"]
         if len(videos) != 1 or not videos[0].url:
             raise ValueError("must hold exactly one input of type 'video' with a url")
-        return inputs
+        return _at_most_one_watermark_and_audio(inputs)
 
     @property
     def video(self) -> Input:
@@ -236,8 +322,25 @@ class PushMediaSettings(MediaSettings):
                 self.start_time, self.end_time = item.start_time, item.end_time
         return self
 
+    @field_validator("inputs")
+    @classmethod
+    def _inputs_of_an_upload(cls, inputs: list[Input] | None) -> list[Input] | None:
+        """The uploaded file is the video: a video entry only adds its trim and transforms, so it has no url."""
+        if inputs is not None:
+            if any(i.type == "video" and i.url for i in inputs) or sum(i.type == "video" for i in inputs) > 1:
+                raise ValueError("may hold at most one input of type 'video', without a url (the upload is the video)")
+            _at_most_one_watermark_and_audio(inputs)
+        return inputs
+
     def trim(self) -> tuple[float | None, float | None]:
         return self.start_time, self.end_time
+
+    def stored(self) -> dict:
+        """What the upload keeps until its file is in: the trim once, as startTime/endTime."""
+        data = self.model_dump(exclude_none=True, exclude={"inputs"})
+        if self.inputs:
+            data["inputs"] = [i.model_dump(exclude_none=True, exclude={"start_time", "end_time"}) for i in self.inputs]
+        return data
 
 
 class DirectUploadRequest(Wire):

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from reelhouse.db.enums import DeliveryStatus
 from reelhouse.db.models import Webhook, WebhookAttempt, WebhookDelivery, utcnow
-from reelhouse.wire.schemas import Wire
+from reelhouse.wire.schemas import TRANSFORMS, Wire
 from reelhouse.wire.views import timestamp
 
 MEDIA_EVENTS = (
@@ -25,6 +25,7 @@ MEDIA_EVENTS = (
     "video.media.source.ready",
     "video.media.source.deleted",
     "video.media.mp4Support.ready",
+    *(f"video.media.{name}.ready" for name in TRANSFORMS),
     "video.mediaAI.summary.ready",
     "video.mediaAI.chapters.ready",
     "video.mediaAI.named-entities.ready",
