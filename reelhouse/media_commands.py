@@ -60,6 +60,11 @@ def emit(value: Any, as_json: bool, columns: list[str] | None = None) -> None:
 MEDIA_COLUMNS = ["id", "status", "title", "duration", "createdAt"]
 
 
+def given(**options: Any) -> dict[str, Any]:
+    """The options the user passed: to the SDK a None is a `null` to send, a left-out field one to keep."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def stream_url(client: Reelhouse, media: Any) -> str | None:
     public = [p for p in media.playback_ids if p.access_policy == "public"]
     return client.playback.stream_url(public[0].id) if public else None
@@ -132,7 +137,7 @@ def media_update(client: Reelhouse, as_json: bool, media_id: str, title: str | N
     if any("=" not in m for m in meta):
         raise click.BadParameter("metadata entries are KEY=VALUE", param_hint="--meta")
     metadata = dict(m.split("=", 1) for m in meta) or None
-    body = {"title": title, "creator_id": creator_id, "metadata": metadata}
+    body = given(title=title, creator_id=creator_id, metadata=metadata)
     emit(client.manage_videos.update(media_id=media_id, body=body).data, as_json, MEDIA_COLUMNS)
 
 
@@ -177,7 +182,7 @@ def tracks_add(client: Reelhouse, as_json: bool, media_id: str, url: str, kind: 
 def tracks_update(client: Reelhouse, as_json: bool, media_id: str, track_id: str, url: str | None,
                   language_code: str | None, language_name: str | None) -> None:
     """Change a track's URL or language."""
-    body = {"url": url, "language_code": language_code, "language_name": language_name}
+    body = given(url=url, language_code=language_code, language_name=language_name)
     emit(client.manage_videos.update_track(media_id=media_id, track_id=track_id, body=body).data, as_json,
          TRACK_COLUMNS)
 
