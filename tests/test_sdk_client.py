@@ -7,13 +7,16 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from reelhouse_sdk import Reelhouse, ReelhouseCore, RequestOptions, Result, Security, errors, funcs, models
+from sqlalchemy import select, update
 
+from reelhouse.api.idempotency import REPLAY_WINDOW, sweep_expired_keys
+from reelhouse.db.models import IdempotencyKey, utcnow
 from tests.conftest import Server, module_server, wait_until
 
 
@@ -331,6 +334,25 @@ def test_wait_until_ready_async(client: Reelhouse, file_server: str) -> None:
     ready, failed = asyncio.run(both())
     assert ready.status == models.MediaStatus.READY and ready.duration == pytest.approx(2, abs=0.3)
     assert failed.media.status == models.MediaStatus.FAILED and "failed:" in str(failed)
+
+
+def test_expired_idempotency_keys_are_swept(client: Reelhouse, shared: tuple[Server, tuple[str, str]]) -> None:
+    server, _ = shared
+    first = client.input_video.upload(body={"cors_origin": "*"}, idempotency_key="old-key").data
+    kept = client.input_video.upload(body={"cors_origin": "*"}, idempotency_key="fresh-key").data
+    with server.runtime.db.write() as session:  # a day and a bit later
+        session.execute(update(IdempotencyKey).where(IdempotencyKey.key == "old-key")
+                        .values(created_at=utcnow() - REPLAY_WINDOW - timedelta(minutes=1)))
+    assert sweep_expired_keys(server.runtime) == 1
+    with server.runtime.db.read() as session:
+        assert set(session.scalars(select(IdempotencyKey.key))) >= {"fresh-key"}
+        assert session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "old-key")) is None
+    assert sweep_expired_keys(server.runtime) == 0
+    # the swept key names a new request; the fresh one still replays
+    assert client.input_video.upload(body={"cors_origin": "https://a.example"}, idempotency_key="old-key") \
+        .data.upload_id != first.upload_id
+    assert client.input_video.upload(body={"cors_origin": "*"}, idempotency_key="fresh-key").data.upload_id == \
+        kept.upload_id
 
 
 # --- servers that misbehave ---------------------------------------------------------------------------------
