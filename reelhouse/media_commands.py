@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 from pydantic import BaseModel
-from reelhouse_sdk import Reelhouse, errors
+from reelhouse_sdk import BackoffStrategy, Reelhouse, RetryConfig, errors
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
@@ -29,11 +29,18 @@ def connection(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--token-id", envvar="REELHOUSE_TOKEN_ID", required=True, help="Access token id [env REELHOUSE_TOKEN_ID]")
     @click.option("--token-secret", envvar="REELHOUSE_TOKEN_SECRET", required=True,
                   help="Access token secret [env REELHOUSE_TOKEN_SECRET]")
+    @click.option("--retry-for", type=click.FloatRange(min=0), default=30, show_default=True,
+                  envvar="REELHOUSE_RETRY_FOR",
+                  help="Seconds to keep retrying while the server is unreachable or busy; 0 never retries "
+                       "[env REELHOUSE_RETRY_FOR]")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table")
     @functools.wraps(command)
-    def wrapper(server: str, token_id: str, token_secret: str, as_json: bool, **kwargs: Any) -> None:
+    def wrapper(server: str, token_id: str, token_secret: str, retry_for: float, as_json: bool, **kwargs: Any) -> None:
+        retries = RetryConfig("backoff", BackoffStrategy(500, 5_000, 2.0, int(retry_for * 1000)),
+                              retry_connection_errors=True) if retry_for else None
         try:
-            with Reelhouse(security={"username": token_id, "password": token_secret}, server_url=server) as client:
+            with Reelhouse(security={"username": token_id, "password": token_secret}, server_url=server,
+                           retry_config=retries) as client:
                 command(client, as_json, **kwargs)
         except (errors.ReelhouseError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -84,6 +91,9 @@ def media() -> None:
 def media_upload(client: Reelhouse, as_json: bool, files: tuple[Path, ...], title: str | None, private: bool,
                  wait: bool) -> None:
     """Upload FILES resumably, with a progress bar each; print each media's id, status and stream URL."""
+    for file in files:  # all are there before the first is sent
+        if not file.is_file():
+            raise click.ClickException(f"{file}: {'not a file' if file.exists() else 'no such file'}")
     results = []
     columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
     with Progress(*columns, console=Console(stderr=True), disable=as_json) as bars:
