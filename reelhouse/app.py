@@ -24,6 +24,7 @@ from reelhouse.api import (
     uploads,
     webhooks,
 )
+from reelhouse.api.idempotency import sweep_expired_keys
 from reelhouse.jobs.reconcile import fail_stranded
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
@@ -54,7 +55,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         pool.start()
         deliveries = DeliveryWorker(runtime, settings.webhook_workers if embedded else 0)
         deliveries.start()
-        sweeper = Sweeper(runtime, chores=(sweep_expired, fail_stranded))
+        sweeper = Sweeper(runtime, chores=(sweep_expired, fail_stranded, sweep_expired_keys))
         sweeper.start()
         try:
             yield

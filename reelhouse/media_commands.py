@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 from pydantic import BaseModel
-from reelhouse_sdk import Reelhouse, errors
+from reelhouse_sdk import BackoffStrategy, Reelhouse, RetryConfig, errors
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
@@ -29,11 +29,18 @@ def connection(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--token-id", envvar="REELHOUSE_TOKEN_ID", required=True, help="Access token id [env REELHOUSE_TOKEN_ID]")
     @click.option("--token-secret", envvar="REELHOUSE_TOKEN_SECRET", required=True,
                   help="Access token secret [env REELHOUSE_TOKEN_SECRET]")
+    @click.option("--retry-for", type=click.FloatRange(min=0), default=30, show_default=True,
+                  envvar="REELHOUSE_RETRY_FOR",
+                  help="Seconds to keep retrying while the server is unreachable or busy; 0 never retries "
+                       "[env REELHOUSE_RETRY_FOR]")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table")
     @functools.wraps(command)
-    def wrapper(server: str, token_id: str, token_secret: str, as_json: bool, **kwargs: Any) -> None:
+    def wrapper(server: str, token_id: str, token_secret: str, retry_for: float, as_json: bool, **kwargs: Any) -> None:
+        retries = RetryConfig("backoff", BackoffStrategy(500, 5_000, 2.0, int(retry_for * 1000)),
+                              retry_connection_errors=True) if retry_for else None
         try:
-            with Reelhouse(security={"username": token_id, "password": token_secret}, server_url=server) as client:
+            with Reelhouse(security={"username": token_id, "password": token_secret}, server_url=server,
+                           retry_config=retries) as client:
                 command(client, as_json, **kwargs)
         except (errors.ReelhouseError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -60,6 +67,11 @@ def emit(value: Any, as_json: bool, columns: list[str] | None = None) -> None:
 MEDIA_COLUMNS = ["id", "status", "title", "duration", "createdAt"]
 
 
+def given(**options: Any) -> dict[str, Any]:
+    """The options the user passed: to the SDK a None is a `null` to send, a left-out field one to keep."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def stream_url(client: Reelhouse, media: Any) -> str | None:
     public = [p for p in media.playback_ids if p.access_policy == "public"]
     return client.playback.stream_url(public[0].id) if public else None
@@ -79,6 +91,9 @@ def media() -> None:
 def media_upload(client: Reelhouse, as_json: bool, files: tuple[Path, ...], title: str | None, private: bool,
                  wait: bool) -> None:
     """Upload FILES resumably, with a progress bar each; print each media's id, status and stream URL."""
+    for file in files:  # all are there before the first is sent
+        if not file.is_file():
+            raise click.ClickException(f"{file}: {'not a file' if file.exists() else 'no such file'}")
     results = []
     columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
     with Progress(*columns, console=Console(stderr=True), disable=as_json) as bars:
@@ -132,7 +147,7 @@ def media_update(client: Reelhouse, as_json: bool, media_id: str, title: str | N
     if any("=" not in m for m in meta):
         raise click.BadParameter("metadata entries are KEY=VALUE", param_hint="--meta")
     metadata = dict(m.split("=", 1) for m in meta) or None
-    body = {"title": title, "creator_id": creator_id, "metadata": metadata}
+    body = given(title=title, creator_id=creator_id, metadata=metadata)
     emit(client.manage_videos.update(media_id=media_id, body=body).data, as_json, MEDIA_COLUMNS)
 
 
@@ -177,7 +192,7 @@ def tracks_add(client: Reelhouse, as_json: bool, media_id: str, url: str, kind: 
 def tracks_update(client: Reelhouse, as_json: bool, media_id: str, track_id: str, url: str | None,
                   language_code: str | None, language_name: str | None) -> None:
     """Change a track's URL or language."""
-    body = {"url": url, "language_code": language_code, "language_name": language_name}
+    body = given(url=url, language_code=language_code, language_name=language_name)
     emit(client.manage_videos.update_track(media_id=media_id, track_id=track_id, body=body).data, as_json,
          TRACK_COLUMNS)
 

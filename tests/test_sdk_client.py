@@ -7,14 +7,17 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from reelhouse_sdk import Reelhouse, ReelhouseCore, RequestOptions, Result, Security, errors, funcs, models
+from sqlalchemy import select, update
 
-from tests.conftest import Server, module_server
+from reelhouse.api.idempotency import REPLAY_WINDOW, sweep_expired_keys
+from reelhouse.db.models import IdempotencyKey, utcnow
+from tests.conftest import Server, module_server, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +43,27 @@ def ready_media(client: Reelhouse, file_server: str, **settings: Any) -> models.
 Caller = Callable[..., Any]
 
 
-def sync_caller(client: Reelhouse) -> Caller:
-    return lambda name, **kw: getattr(client.manage_videos, name)(**kw)
+def sync_caller(client: Reelhouse, namespace: str = "manage_videos") -> Caller:
+    return lambda name, **kw: getattr(getattr(client, namespace), name)(**kw)
 
 
-def async_caller(client: Reelhouse) -> Caller:
+def async_caller(client: Reelhouse, namespace: str = "manage_videos") -> Caller:
     async def call(name: str, **kw: Any) -> Any:
         try:
-            return await getattr(client.manage_videos, f"{name}_async")(**kw)
+            return await getattr(getattr(client, namespace), f"{name}_async")(**kw)
         finally:
             await client.aclose()  # each asyncio.run has its own loop: the connection pool must not outlive it
 
     return lambda name, **kw: asyncio.run(call(name, **kw))
 
 
-def standalone_caller(client: Reelhouse) -> Caller:
+def standalone_caller(client: Reelhouse, namespace: str = "manage_videos") -> Caller:
     """The standalone function of each method, on a bare ReelhouseCore; a failed Result raises its error so one
     scenario checks all three forms."""
     core = ReelhouseCore(security=client.security, server_url=client.server_url, retry_config=None)
 
     def call(name: str, **kw: Any) -> Any:
-        result = getattr(funcs, f"manage_videos_{name}")(core, **kw)
+        result = getattr(funcs, f"{namespace}_{name}")(core, **kw)
         assert isinstance(result, Result)
         assert result.ok == (result.error is None)
         if not result.ok:
@@ -70,7 +73,11 @@ def standalone_caller(client: Reelhouse) -> Caller:
     return call
 
 
-@pytest.mark.parametrize("form", [sync_caller, async_caller, standalone_caller], ids=["sync", "async", "standalone"])
+FORMS = pytest.mark.parametrize("form", [sync_caller, async_caller, standalone_caller],
+                                ids=["sync", "async", "standalone"])
+
+
+@FORMS
 def test_every_seed_method(form: Callable[[Reelhouse], Caller], client: Reelhouse, file_server: str) -> None:
     call = form(client)
     media = ready_media(client, file_server)
@@ -205,11 +212,156 @@ def test_idempotent_create_returns_the_first_media(client: Reelhouse, file_serve
         upload.data.upload_id
 
 
+# --- the rest of the API: playback ids, signing keys, AI toggles, webhooks ----------------------------------
+
+@pytest.fixture(scope="module")
+def pending_media(shared: tuple[Server, tuple[str, str]], file_server: str) -> models.Media:
+    """A media of this module's server, without waiting for it: playback ids and toggles need no Ready media."""
+    server, (token_id, secret) = shared
+    with Reelhouse(security={"username": token_id, "password": secret}, server_url=server.url) as c:
+        return c.input_video.create(body={"inputs": [{"type": "video", "url": f"{file_server}/clip.mp4"}]}).data
+
+
+@FORMS
+def test_playback_ids_and_their_rules(form: Callable[..., Caller], client: Reelhouse,
+                                      pending_media: models.Media) -> None:
+    call, media_id = form(client, "playback"), pending_media.id
+    made = call("create_playback_id", media_id=media_id, body={"access_policy": "private"}).data
+    assert made.access_policy == models.AccessPolicy.PRIVATE and made.id
+    assert made.id in {p.id for p in call("list_playback_ids", media_id=media_id).data}
+    assert call("get_playback_id", media_id=media_id, playback_id=made.id).data.id == made.id
+
+    domains = call("update_domain_restrictions", media_id=media_id, playback_id=made.id,
+                   body={"defaultPolicy": "deny", "allow": ["example.com"]}).data
+    assert (domains.default_policy, domains.allow) == ("deny", ["example.com"])
+    kept = call("update_domain_restrictions", media_id=media_id, playback_id=made.id,
+                body={"deny": ["bad.example"]}).data  # a PATCH keeps what it leaves out
+    assert (kept.default_policy, kept.allow, kept.deny) == ("deny", ["example.com"], ["bad.example"])
+    agents = call("update_user_agent_restrictions", media_id=media_id, playback_id=made.id,
+                  body=models.RestrictionRulesRequest(deny=["curl"])).data
+    assert (agents.default_policy, agents.deny) == ("allow", ["curl"])
+    rules = call("get_playback_id", media_id=media_id, playback_id=made.id).data.access_restrictions
+    assert rules.domains.allow == ["example.com"] and rules.user_agents.deny == ["curl"]
+
+    assert call("delete_playback_id", media_id=media_id, playback_id=made.id).success
+    with pytest.raises(errors.NotFoundError):
+        call("get_playback_id", media_id=media_id, playback_id=made.id)
+    assert made.id not in {p.id for p in call("list_playback_ids", media_id=media_id).data}
+
+
+@FORMS
+def test_signing_keys(form: Callable[..., Caller], client: Reelhouse) -> None:
+    call = form(client, "signing_keys")
+    made = call("create").data
+    assert made.private_key and made.id
+    assert made.id in {k.id for k in call("list", limit=50).data}
+    got = call("get", signing_key_id=made.id).data
+    assert got.id == made.id and got.public_key and got.private_key is None  # shown once, at creation
+    assert call("delete", signing_key_id=made.id).success
+    with pytest.raises(errors.NotFoundError):
+        call("get", signing_key_id=made.id)
+
+
+@FORMS
+def test_in_video_ai_feature_toggles(form: Callable[..., Caller], client: Reelhouse,
+                                     pending_media: models.Media) -> None:
+    call, media_id = form(client, "in_video_ai_features"), pending_media.id
+    assert call("update_chapters", media_id=media_id, body={"chapters": True}).data.is_chapters_enabled
+    assert client.manage_videos.get(media_id=media_id).data.chapters is not None
+    assert call("update_chapters", media_id=media_id, body=models.UpdateChaptersRequest(chapters=False)) \
+        .data.is_chapters_enabled is False
+    assert client.manage_videos.get(media_id=media_id).data.chapters is None
+
+    on = call("update_summary", media_id=media_id, body={"generate": True, "summaryLength": 50}).data
+    assert (on.media_id, on.is_summary_enabled) == (media_id, True)
+    # asked for: preparing, or already made or given up on once the media is Ready and the job ran
+    assert client.manage_videos.get(media_id=media_id).data.summary.status in ("preparing", "ready", "failed")
+    assert call("update_summary", media_id=media_id, body={"generate": False}).data.is_summary_enabled is False
+    assert client.manage_videos.get(media_id=media_id).data.summary is None
+    with pytest.raises(errors.BadRequestError, match="Summary not enabled"):
+        client.manage_videos.get_summary(media_id=media_id)
+    with pytest.raises(errors.MediaNotFoundError):
+        call("update_summary", media_id="3fa85f64-5717-4562-b3fc-2c963f66afa6", body={"generate": True})
+
+
+@FORMS
+def test_webhook_endpoints_and_deliveries(form: Callable[..., Caller], client: Reelhouse,
+                                          odd_server: Callable[[int, str, bytes], str]) -> None:
+    call, target = form(client, "webhooks"), odd_server(200, "text/plain", b"ok") + "/hook"
+    made = call("create", body={"url": target, "events": ["video.media.upload"]}).data
+    assert made.secret and made.events == ["video.media.upload"] and made.enabled
+    assert call("get", webhook_id=made.id).data.secret is None  # shown at creation and rotation only
+    assert made.id in {w.id for w in call("list", limit=50).data}
+
+    rotated = call("rotate_secret", webhook_id=made.id).data
+    assert rotated.secret and rotated.secret != made.secret and rotated.previous_secret_expires_at is not None
+
+    upload = client.input_video.upload(body={"cors_origin": "*"}).data
+    deliveries: list[models.Delivery] = []
+
+    def delivered() -> bool:
+        deliveries[:] = call("list_deliveries", webhook_id=made.id).data
+        return bool(deliveries) and deliveries[0].status == "delivered"
+
+    wait_until(delivered, what="a delivery")
+    [delivery] = deliveries
+    assert (delivery.event_type, delivery.object_id) == ("video.media.upload", upload.upload_id)
+    assert delivery.attempts[0].status_code == 200
+    again = call("redeliver", webhook_id=made.id, delivery_id=delivery.id).data
+    assert again.id == delivery.id and again.status == "pending"
+    wait_until(lambda: len(call("list_deliveries", webhook_id=made.id).data[0].attempts) == 2, what="a redelivery")
+
+    paused = call("update", webhook_id=made.id, body={"enabled": False}).data
+    assert (paused.enabled, paused.events) == (False, ["video.media.upload"])  # left out: kept
+    every = call("update", webhook_id=made.id, body=models.UpdateWebhookRequest(events=None)).data
+    assert (every.events, every.enabled) == (None, False)  # set to None: sent as null, every event again
+
+    assert call("delete", webhook_id=made.id).success
+    with pytest.raises(errors.NotFoundError):
+        call("get", webhook_id=made.id)
+
+
+def test_wait_until_ready_async(client: Reelhouse, file_server: str) -> None:
+    async def both() -> tuple[models.Media, errors.MediaFailedError]:
+        try:
+            good, bad = [(await client.input_video.create_async(body={
+                "inputs": [{"type": "video", "url": f"{file_server}/{name}"}]})).data for name in ("clip.mp4", "page.html")]
+            ready = await client.manage_videos.wait_until_ready_async(good.id, timeout=90, poll_interval=0.2)
+            with pytest.raises(errors.MediaFailedError) as failed:
+                await client.manage_videos.wait_until_ready_async(bad.id, timeout=90, poll_interval=0.2)
+            return ready, failed.value
+        finally:
+            await client.aclose()
+
+    ready, failed = asyncio.run(both())
+    assert ready.status == models.MediaStatus.READY and ready.duration == pytest.approx(2, abs=0.3)
+    assert failed.media.status == models.MediaStatus.FAILED and "failed:" in str(failed)
+
+
+def test_expired_idempotency_keys_are_swept(client: Reelhouse, shared: tuple[Server, tuple[str, str]]) -> None:
+    server, _ = shared
+    first = client.input_video.upload(body={"cors_origin": "*"}, idempotency_key="old-key").data
+    kept = client.input_video.upload(body={"cors_origin": "*"}, idempotency_key="fresh-key").data
+    with server.runtime.db.write() as session:  # a day and a bit later
+        session.execute(update(IdempotencyKey).where(IdempotencyKey.key == "old-key")
+                        .values(created_at=utcnow() - REPLAY_WINDOW - timedelta(minutes=1)))
+    assert sweep_expired_keys(server.runtime) == 1
+    with server.runtime.db.read() as session:
+        assert set(session.scalars(select(IdempotencyKey.key))) >= {"fresh-key"}
+        assert session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "old-key")) is None
+    assert sweep_expired_keys(server.runtime) == 0
+    # the swept key names a new request; the fresh one still replays
+    assert client.input_video.upload(body={"cors_origin": "https://a.example"}, idempotency_key="old-key") \
+        .data.upload_id != first.upload_id
+    assert client.input_video.upload(body={"cors_origin": "*"}, idempotency_key="fresh-key").data.upload_id == \
+        kept.upload_id
+
+
 # --- servers that misbehave ---------------------------------------------------------------------------------
 
 @pytest.fixture
 def odd_server() -> Iterator[Callable[[int, str, bytes], str]]:
-    """A server that answers every request with one fixed (status, content type, body)."""
+    """A server that answers every request (GET or POST) with one fixed (status, content type, body)."""
     servers: list[ThreadingHTTPServer] = []
 
     def start(status: int, content_type: str, body: bytes) -> str:
@@ -220,6 +372,10 @@ def odd_server() -> Iterator[Callable[[int, str, bytes], str]]:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
 
             def log_message(self, *args: Any) -> None:
                 pass

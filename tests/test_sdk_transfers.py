@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,63 @@ def test_media_cli(shared: tuple[Server, tuple[str, str]], clips: Path) -> None:
     cancelled = json.loads(run_cli("uploads", "cancel", upload_id, "--json", env=env).stdout)
     assert cancelled["status"] == "cancelled"
     assert run_cli("media", "delete", made["id"], env=env).returncode == 0
+
+
+def test_media_cli_tracks_subtitles_and_what_people_read(shared: tuple[Server, tuple[str, str]], clips: Path,
+                                                         file_server: str) -> None:
+    server, (token_id, secret) = shared
+    env = {"REELHOUSE_URL": server.url, "REELHOUSE_TOKEN_ID": token_id, "REELHOUSE_TOKEN_SECRET": secret}
+
+    uploaded = run_cli("media", "upload", str(clips / "clip.mp4"), env=env)
+    assert uploaded.returncode == 0, uploaded.stderr
+    header, row = uploaded.stdout.splitlines()
+    assert header.split() == ["id", "status", "title", "streamUrl"]
+    media_id, status, title, url = row.split()
+    assert (status, title) == ("Created", "clip.mp4") and url.startswith(f"{server.url}/stream/")
+    [bar] = uploaded.stderr.splitlines()  # piped: the bar is drawn once, finished, without escape codes
+    kb = f"{(clips / 'clip.mp4').stat().st_size / 1000:.1f}"
+    assert bar.startswith("clip.mp4 ━") and f" {kb}/{kb} kB " in bar and "\x1b" not in uploaded.stderr
+
+    with client_for(server.url, (token_id, secret)) as client:
+        client.manage_videos.wait_until_ready(media_id, timeout=90, poll_interval=0.2)
+        added = run_cli("media", "tracks", "add", media_id, f"{file_server}/tone.m4a", "--type", "audio",
+                        "--language", "it", "--name", "Italian", "--json", env=env)
+        assert added.returncode == 0, added.stderr
+        track = json.loads(added.stdout)
+        assert (track["type"], track["languageCode"], track["languageName"]) == ("audio", "it", "Italian")
+
+        renamed = run_cli("media", "tracks", "update", media_id, track["id"], "--name", "Italiano", env=env)
+        assert renamed.returncode == 0 and track["id"] in renamed.stdout and "Italiano" in renamed.stdout
+        [kept] = [t for t in client.manage_videos.get(media_id=media_id).data.tracks if t.id == track["id"]]
+        assert (kept.language_code, kept.language_name) == ("it", "Italiano")  # only what was given changed
+
+        assert run_cli("media", "tracks", "rm", media_id, track["id"], env=env).returncode == 0
+        assert track["id"] not in {t.id for t in client.manage_videos.get(media_id=media_id).data.tracks}
+
+        subtitles = run_cli("media", "subtitles", media_id, "--language", "en", "--json", env=env)
+        assert subtitles.returncode == 0, subtitles.stderr
+        made = json.loads(subtitles.stdout)
+        assert (made["type"], made["languageCode"], made["languageName"]) == ("subtitle", "en-US", "English")
+        assert made["id"] in {t.id for t in client.manage_videos.get(media_id=media_id).data.tracks}
+
+
+def test_media_cli_errors_are_one_readable_line(shared: tuple[Server, tuple[str, str]], tmp_path: Path) -> None:
+    server, (token_id, secret) = shared
+    env = {"REELHOUSE_URL": server.url, "REELHOUSE_TOKEN_ID": token_id, "REELHOUSE_TOKEN_SECRET": secret}
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    with client_for(server.url, (token_id, secret)) as client:
+        uploads_before = client.manage_videos.list_uploads().pagination.total_records
+        cases = {
+            ("media", "list", "--token-secret", "wrong"): "Unauthorized",
+            ("media", "list", "--server", nowhere, "--retry-for", "1"): f"{nowhere}/v1/on-demand",
+            ("media", "upload", str(tmp_path / "missing.mp4")): "missing.mp4: no such file",
+        }
+        with ThreadPoolExecutor() as pool:  # three Python start-ups side by side
+            results = list(pool.map(lambda args: run_cli(*args, env=env), cases))
+        for result, text in zip(results, cases.values(), strict=True):
+            assert result.returncode == 1 and result.stdout == "", result
+            [line] = result.stderr.splitlines()
+            assert line.startswith("Error: ") and text in line, line
+        assert client.manage_videos.list_uploads().pagination.total_records == uploads_before

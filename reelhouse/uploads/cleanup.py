@@ -1,5 +1,6 @@
 """Housekeeping in `serve`: upload URLs that expire unfinished leave committed parts behind, which nothing else
-would ever remove; the sweeper thread also runs the other chores it is given (`jobs.reconcile`)."""
+would ever remove; the sweeper thread also runs the other chores it is given (`jobs.reconcile`, expired
+idempotency keys)."""
 
 from __future__ import annotations
 

@@ -240,9 +240,10 @@ class ReelhouseCore:
 
     def _finish(self, op: Operation[T], response: httpx.Response | None, failure: httpx.HTTPError | None) -> T:
         if failure is not None or response is None:
+            where = f"{op.method} {self.server_url}{op.path}"
             if isinstance(failure, httpx.TimeoutException):
-                raise errors.TimeoutError(f"{op.method} {op.path}: no response in time ({failure})") from failure
-            raise errors.ConnectionError(f"{op.method} {op.path}: {failure or 'no response'}") from failure
+                raise errors.TimeoutError(f"{where}: no response in time ({failure})") from failure
+            raise errors.ConnectionError(f"{where}: {failure or 'no response'}") from failure
         self.logger.debug("%s %s -> %s", op.method, op.path, response.status_code)
         if response.status_code >= 400:
             raise errors.from_response(response, dict(op.errors))

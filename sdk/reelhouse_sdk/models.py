@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
@@ -55,12 +55,22 @@ class Response(BaseModel):
 
 
 class Request(BaseModel):
-    """Base of request bodies: either key style in, camelCase out, unknown keys refused."""
+    """Base of request bodies: either key style in, camelCase out, unknown keys refused. A field left unset is
+    left out; one set to None explicitly is sent as `null` (`{"events": None}` means every event again)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
+    @model_serializer(mode="wrap")
+    def _without_unset_nones(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for name, info in type(self).model_fields.items():
+            if name not in self.model_fields_set and getattr(self, name) is None:
+                data.pop(info.alias or name, None)
+                data.pop(name, None)
+        return data
+
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self.model_dump(mode="json", by_alias=True)
 
 
 # --- responses -------------------------------------------------------------------------------------------
@@ -255,7 +265,9 @@ class Success(Response):
 # --- requests --------------------------------------------------------------------------------------------
 
 class RestrictionRulesRequest(Request):
-    default_policy: Literal["allow", "deny"] = "allow"
+    """A PATCH of the rules: what is left out keeps its stored value (a new playback id starts at `allow`)."""
+
+    default_policy: Literal["allow", "deny"] | None = None
     allow: list[str] | None = None
     deny: list[str] | None = None
 
