@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete as sqlalchemy_delete
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -317,3 +318,46 @@ def test_deleting_a_media_stops_its_running_ffmpeg(runtime: Runtime, media_id: s
     encoder.join(30)
     assert not encoder.is_alive(), "ffmpeg kept running for a deleted media"
     assert [str(e) for e in outcome] == ["the media was deleted"]
+
+
+def test_a_failure_recorded_while_its_media_is_deleted_does_not_deadlock(tmp_path: Path, postgres_url: str) -> None:
+    """The worker fails a job (and, in the same transaction, its media) while a DELETE of the media runs: on
+    PostgreSQL both must take the rows in one order, or the database kills one of them (the API answered 500)."""
+    rt = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=postgres_url, workers=0))
+    try:
+        with rt.db.write() as session:
+            workspace = Workspace(name="deadlock")
+            session.add(workspace)
+            session.flush()
+            media = Media(workspace_id=workspace.id)
+            session.add(media)
+            session.flush()
+            media_id = enqueue_job(session, JobKind.INGEST, media).media_id
+        job = rt.jobs.claim([JobKind.INGEST])
+        assert job is not None
+        deleting, deleted = threading.Event(), threading.Event()
+        errors: list[BaseException] = []
+
+        def delete_media() -> None:
+            try:
+                with rt.db.write() as session:
+                    deleting.set()
+                    session.execute(sqlalchemy_delete(Media).where(Media.id == media_id))
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+            finally:
+                deleted.set()
+
+        def give_up(session: Session) -> None:
+            threading.Thread(target=delete_media, daemon=True).start()
+            deleting.wait(5)
+            time.sleep(0.5)  # the DELETE is now waiting on a lock this transaction holds
+            session.execute(update(Media).where(Media.id == media_id).values(status=MediaStatus.FAILED))
+
+        rt.jobs.retry_or_fail(job, "not media", permanent=True, on_give_up=give_up)
+        assert deleted.wait(10)
+        assert errors == []
+        with rt.db.read() as session:
+            assert session.get(Media, media_id) is None
+    finally:
+        rt.close()

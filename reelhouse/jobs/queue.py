@@ -131,6 +131,10 @@ class JobQueue:
             values: dict[str, Any] = {"error": error[:4000], "lease_until": None}
             if give_up:
                 values["status"] = JobStatus.FAILED
+                if on_give_up is not None and job.media_id is not None:
+                    # The media's row before the job's: the order deleting a media takes them in (its cascade), so
+                    # a failure recorded while the media is deleted waits instead of deadlocking (PostgreSQL).
+                    session.execute(select(Media.id).where(Media.id == job.media_id).with_for_update())
             else:
                 delay = min(300.0, 2.0 ** job.attempts) * (0.5 + random.random())
                 values.update(status=JobStatus.QUEUED, run_after=utcnow() + timedelta(seconds=delay))
