@@ -204,3 +204,8 @@ def test_a_frame_at_the_default_pixel_limit_still_probes(tmp_path: Path) -> None
     video = probe(largest).video
 
     assert (video.width, video.height, video.pix_fmt) == (8192, 4320, "yuv444p10le")
+
+
+def test_a_probe_past_its_time_limit_fails_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(ProbeError, match="longer than"):
+        probe(make_clip(tmp_path / "clip.mp4"), timeout=0.01)  # not even Python starts in 10 ms

@@ -5,6 +5,7 @@
 """
 
 import itertools
+import logging
 import os
 import pathlib
 import pickle
@@ -23,9 +24,11 @@ STREAM_TYPES = {"video", "audio", "subtitle", "data"}
 WEBM_CODECS = {"vp8", "vp9", "av1", "opus", "vorbis", "webvtt"}
 MP4_BRANDS = {"qt": "mov", "M4A": "m4a"}
 # Address space: PyAV takes 120 MiB, decoding a frame at the default pixel limit (8192 × 4320, 4:4:4, 10 bits)
-# peaks at 374 MiB, the issue's 16000 × 16000 MJPEG at 490 MiB.
+# peaks at 358 MiB, the issue's 16000 × 16000 MJPEG at 489 MiB.
 PROBE_MEMORY_BYTES = 432 * 1024**2
 PROBE_TIMEOUT = 60.0  # seconds: the bounded demuxing takes well under one on any real file
+
+log = logging.getLogger(__name__)
 
 
 class ProbeError(Exception):
@@ -80,19 +83,19 @@ def probe(path: pathlib.Path, *, memory_bytes: int = PROBE_MEMORY_BYTES, timeout
     and `timeout` seconds; what it cannot do within them is a ProbeError saying so."""
     command = [sys.executable, "-m", "reelhouse.media.probe_worker", str(memory_bytes), str(path)]
     try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False, env=_CHILD_ENV)
+        # One malloc arena per thread reserves 64 MiB of address space: keep the limit about memory actually used.
+        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False,
+                              env={**os.environ, "MALLOC_ARENA_MAX": "2"})
     except subprocess.TimeoutExpired:
         raise ProbeError(f"reading the file took longer than {timeout:.0f} s") from None
     if done.returncode != 0 or not done.stdout:
-        raise ProbeError(f"reading the file crashed its reader: {done.stderr.decode(errors='replace').strip()[-300:]}")
+        log.warning("probing %s: the reader exited with %s: %s", path, done.returncode,
+                    done.stderr.decode(errors="replace").strip()[-2000:])
+        raise ProbeError("the file crashed the program reading it")
     outcome: ProbeResult | ProbeError = pickle.loads(done.stdout)  # noqa: S301 - our own child wrote it
     if isinstance(outcome, ProbeError):
         raise outcome
     return outcome
-
-
-# One malloc arena per thread reserves 64 MiB of address space each: keep the limit about memory actually used.
-_CHILD_ENV = {**os.environ, "MALLOC_ARENA_MAX": "2"}
 
 
 def probe_here(path: pathlib.Path) -> ProbeResult:
