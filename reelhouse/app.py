@@ -25,6 +25,7 @@ from reelhouse.api import (
     webhooks,
 )
 from reelhouse.api.idempotency import sweep_expired_keys
+from reelhouse.api.throttle import FailureThrottle
 from reelhouse.jobs.reconcile import fail_stranded
 from reelhouse.jobs.worker import WorkerPool
 from reelhouse.playback import downloads, images, stream
@@ -75,6 +76,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         redoc_url=None,
     )
     errors.install(app)
+    app.state.auth_failures = FailureThrottle(settings.auth_failure_limit, settings.auth_failure_window)
     app.add_middleware(ops.Observe)
     limits.install(app, settings.max_request_bytes)
     v1 = APIRouter(prefix="/v1")

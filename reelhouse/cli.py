@@ -15,7 +15,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reelhouse import logs, media_commands
+from reelhouse import backup, logs, media_commands
 from reelhouse.db.engine import migrated
 from reelhouse.db.models import Webhook, WebhookDelivery, Workspace
 from reelhouse.jobs.dispatch import ALL_QUEUES
@@ -324,6 +324,34 @@ def storage_migrate(target_url: str, data_dir: Path | None) -> None:
     click.echo(f"{done.copied} objects copied ({done.copied_bytes} bytes), {done.present} already there; "
                f"every object verified by size and SHA-256.")
     click.echo(f"Next: set REELHOUSE_STORAGE_URL={target_url} and restart reelhouse.")
+
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(path_type=Path))
+@data_dir_option
+def backup_command(dest: Path, data_dir: Path | None) -> None:
+    """Snapshot the database and copy every stored object into DEST (a new directory), while the server runs."""
+    settings = load_settings(data_dir=data_dir)
+    try:
+        done = backup.backup(settings, open_storage(settings), dest)
+    except (backup.BackupError, StorageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up the {done.database} database and {done.objects} objects ({done.object_bytes} bytes) "
+               f"into {dest}")
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@data_dir_option
+def restore_command(src: Path, data_dir: Path | None) -> None:
+    """Bring a backup into the configured database (a fresh one) and storage; then start `reelhouse serve`."""
+    settings = load_settings(data_dir=data_dir)
+    try:
+        done = backup.restore(settings, open_storage(settings), src)
+    except (backup.BackupError, StorageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored the {done.database} database and {done.objects} objects ({done.object_bytes} bytes) "
+               f"from {src}")
 
 
 main.add_command(media_commands.media)

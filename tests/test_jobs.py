@@ -361,3 +361,31 @@ def test_a_failure_recorded_while_its_media_is_deleted_does_not_deadlock(tmp_pat
             assert session.get(Media, media_id) is None
     finally:
         rt.close()
+
+
+def test_a_workspace_at_its_running_jobs_cap_waits_while_others_run(tmp_path: Path) -> None:
+    rt = Runtime.open(Settings(data_dir=tmp_path / "data", workers=0, workspace_max_running_jobs=2))
+    try:
+        with rt.db.write() as session:
+            bulk, other = Workspace(name="bulk"), Workspace(name="other")
+            session.add_all([bulk, other])
+            session.flush()
+            bulk_media = [Media(workspace_id=bulk.id) for _ in range(4)]
+            other_media = Media(workspace_id=other.id)
+            session.add_all([*bulk_media, other_media])
+            session.flush()
+            bulk_jobs = [enqueue_job(session, KIND, m, TrackParams(track="t", revision=1)).id for m in bulk_media]
+            other_job = enqueue_job(session, KIND, other_media, TrackParams(track="t", revision=1)).id
+
+        first, second = rt.jobs.claim([KIND]), rt.jobs.claim([KIND])
+        assert {first.id, second.id} == set(bulk_jobs[:2])  # the oldest two, up to the cap
+        assert rt.jobs.claim_by_id(bulk_jobs[2]) is None  # a message for a third changes nothing...
+        assert rt.jobs.claim([KIND]).id == other_job  # ...and the other tenant is not starved
+        assert rt.jobs.claim([KIND]) is None
+
+        rt.jobs.complete(first)
+        assert rt.jobs.claim_by_id(bulk_jobs[2]).id == bulk_jobs[2]  # the waiting job is claimed once one finished
+        with rt.db.read() as session:
+            assert session.get(Job, bulk_jobs[3]).status == "queued"
+    finally:
+        rt.close()

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                   "reelhouse.webhooks.delivery", "reelhouse.uploads.cleanup", "reelhouse.jobs.celery_app"]),
     ("http", ["reelhouse.api", "reelhouse.playback", "reelhouse.uploads", "reelhouse.app", "reelhouse.testing",
               "reelhouse.web"]),
-    ("cli", ["reelhouse.cli", "reelhouse.__main__", "reelhouse.media_commands"]),
+    ("cli", ["reelhouse.cli", "reelhouse.__main__", "reelhouse.media_commands", "reelhouse.backup"]),
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import pytest
 from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, find_ffmpeg, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
 from tests.clips import make_clip, truncate
+from tests.test_limits import peak_rss_kib, reset_peak_rss
 
 
 def test_mp4(tmp_path: Path) -> None:
@@ -177,3 +178,34 @@ def test_run_ffmpeg_stops_when_its_result_is_no_longer_wanted() -> None:
     with pytest.raises(FFmpegCancelled):
         run_ffmpeg(["-f", "lavfi", "-i", "testsrc2", "-f", "null", "-"], timeout=600,
                    cancelled=lambda: not wanted.is_set(), check_every=0.2)
+
+
+def test_a_huge_frame_fails_with_a_reason_and_the_caller_s_memory_stays_flat(tmp_path: Path) -> None:
+    """Issue 12, finding 10: a 16000 × 16000 MJPEG of a few MB raised the prober's RSS by 387 MiB."""
+    hostile = tmp_path / "huge.avi"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=gray:size=16000x16000:duration=0.04", "-frames:v", "1",
+                "-c:v", "mjpeg", "-q:v", "31", "-pix_fmt", "yuvj420p", str(hostile)], timeout=120)
+    reset_peak_rss()
+    before = peak_rss_kib()
+
+    with pytest.raises(ProbeError, match="more than .* MiB of memory"):
+        probe(hostile)
+
+    grown_mib = (peak_rss_kib() - before) / 1024
+    assert grown_mib < 32, f"probing grew this process by {grown_mib:.0f} MiB"
+
+
+def test_a_frame_at_the_default_pixel_limit_still_probes(tmp_path: Path) -> None:
+    """The memory limit leaves room for the largest frames ingest accepts (8192 × 4320, 4:4:4, 10 bits)."""
+    largest = tmp_path / "largest.mkv"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=8192x4320:duration=0.04", "-frames:v", "1",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p10le", str(largest)], timeout=120)
+
+    video = probe(largest).video
+
+    assert (video.width, video.height, video.pix_fmt) == (8192, 4320, "yuv444p10le")
+
+
+def test_a_probe_past_its_time_limit_fails_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(ProbeError, match="longer than"):
+        probe(make_clip(tmp_path / "clip.mp4"), timeout=0.01)  # not even Python starts in 10 ms

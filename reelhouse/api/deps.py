@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
 
+from reelhouse.api.throttle import FailureThrottle
 from reelhouse.runtime import Runtime
 from reelhouse.tokens import authenticate
 from reelhouse.users import session_for
@@ -45,9 +46,17 @@ def workspace_id(
     if credentials is None:
         raise ApiError(401, "Unauthorized", "Send an access token id and secret key with HTTP Basic auth.",
                        headers=challenge)
+    throttle: FailureThrottle = request.app.state.auth_failures
+    keys = (f"address:{request.client.host if request.client else ''}", f"token:{credentials.username[:64]}")
+    wait = throttle.retry_after(*keys)
+    if wait is not None:
+        raise ApiError(429, "Too many failed authentications",
+                       f"Too many wrong credentials from this address or for this token; retry in {wait} s.",
+                       headers={"Retry-After": str(wait)})
     with request.app.state.runtime.db.read() as session:
         token = authenticate(session, credentials.username, credentials.password)
         if token is None:
+            throttle.failed(*keys)
             raise ApiError(401, "Unauthorized", "The access token is unknown, revoked or its secret is wrong.",
                            headers=challenge)
         return token.workspace_id

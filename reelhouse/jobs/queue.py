@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from reelhouse.db.engine import Database, after_commit
 from reelhouse.db.enums import JobKind, JobStatus
-from reelhouse.db.models import Job, Media, utcnow
+from reelhouse.db.models import Job, Media, Workspace, utcnow
 from reelhouse.jobs.dispatch import JobQueued
 from reelhouse.jobs.params import Params
 from reelhouse.settings import Settings
@@ -52,6 +52,17 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _under_cap(now: datetime, cap: int) -> ColumnElement[bool]:
+    """The job's workspace has fewer than `cap` jobs running under a live lease (a dead worker's do not count)."""
+    running = aliased(Job)
+    count = (
+        select(func.count()).select_from(running)
+        .where(running.workspace_id == Job.workspace_id, running.status == JobStatus.RUNNING, running.lease_until >= now)
+        .correlate(Job).scalar_subquery()
+    )
+    return count < cap
+
+
 def _held(job: Job) -> tuple[ColumnElement[bool], ...]:
     """The claim `job` came from is still this worker's: each claim bumps `attempts`, so it names the claim."""
     return Job.id == job.id, Job.status == JobStatus.RUNNING, Job.attempts == job.attempts
@@ -64,41 +75,54 @@ class JobQueue:
         self.db = db
         self.lease = timedelta(seconds=settings.job_lease_seconds)
         self.max_attempts = settings.job_max_attempts
+        self.workspace_cap = settings.workspace_max_running_jobs
 
     def claim(self, kinds: Iterable[str]) -> Job | None:
-        """The oldest claimable job of these kinds, now this worker's; None when there is none."""
+        """The oldest claimable job of these kinds whose workspace is under its running-jobs cap, now this
+        worker's; None when there is none. A job over the cap stays queued and is claimed once one finishes."""
         kinds = list(kinds)
         with self.db.write() as session:
             now = utcnow()
-            candidates = session.scalars(
-                select(Job.id).where(Job.kind.in_(kinds), _claimable(now)).order_by(Job.created_at).limit(8)
+            candidates = session.execute(
+                select(Job.id, Job.workspace_id)
+                .where(Job.kind.in_(kinds), _claimable(now), _under_cap(now, self.workspace_cap))
+                .order_by(Job.created_at).limit(8)
             ).all()
-            for job_id in candidates:
-                if self._take(session, job_id, now):
+            for job_id, workspace_id in candidates:
+                if self._take(session, job_id, workspace_id, now):
                     return session.get(Job, job_id)
         return None
 
     def claim_by_id(self, job_id: str) -> Job | None:
         """The job a message named, now this worker's; None when it is not claimable (done, failed, running under
-        a live lease, backing off, or gone): a repeated or stale message then changes nothing."""
+        a live lease, backing off, or gone: a repeated or stale message then changes nothing) or its workspace is
+        at its cap (the job stays queued, and the sweep hands it on again)."""
         with self.db.write() as session:
-            return session.get(Job, job_id) if self._take(session, job_id, utcnow()) else None
+            workspace_id = session.scalar(select(Job.workspace_id).where(Job.id == job_id))
+            if workspace_id is None:
+                return None
+            return session.get(Job, job_id) if self._take(session, job_id, workspace_id, utcnow()) else None
 
-    def _take(self, session: Session, job_id: str, now: datetime) -> bool:
-        """Compare-and-set: only one worker's UPDATE finds the job still claimable."""
+    def _take(self, session: Session, job_id: str, workspace_id: str, now: datetime) -> bool:
+        """Compare-and-set: only one worker's UPDATE finds the job still claimable and its workspace under the cap.
+        Claims in one workspace queue on its row (PostgreSQL; SQLite writes one at a time anyway), so two workers
+        cannot both take the last place."""
+        session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
         claimed = session.execute(
             update(Job)
-            .where(Job.id == job_id, _claimable(now))
+            .where(Job.id == job_id, _claimable(now), _under_cap(now, self.workspace_cap))
             .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, lease_until=now + self.lease)
         )
         return claimed.rowcount == 1
 
     def stranded(self, kinds: Iterable[str], limit: int = 1000) -> list[JobQueued]:
-        """Jobs of these kinds that are claimable now (queued and due, or running past their lease), oldest first:
-        what a sweep hands on again when no message for them may be left."""
+        """Jobs of these kinds that are claimable now (queued and due, or running past their lease) in workspaces
+        under their cap, oldest first: what a sweep hands on again when no message for them may be left."""
+        now = utcnow()
         with self.db.read() as session:
             rows = session.execute(
-                select(Job.id, Job.kind).where(Job.kind.in_(list(kinds)), _claimable(utcnow()))
+                select(Job.id, Job.kind)
+                .where(Job.kind.in_(list(kinds)), _claimable(now), _under_cap(now, self.workspace_cap))
                 .order_by(Job.created_at).limit(limit)
             ).all()
         return [JobQueued(job_id, JobKind(kind)) for job_id, kind in rows]

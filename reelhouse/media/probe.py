@@ -1,7 +1,16 @@
-"""Inspect uploaded media with PyAV, rejecting files that cannot actually be played."""
+"""Inspect uploaded media with PyAV, rejecting files that cannot actually be played.
+
+`probe` decodes in a child process under a memory and a time limit: a hostile file (a tiny MJPEG declaring
+16000 × 16000 pixels) costs that child, not the API or worker process that asked.
+"""
 
 import itertools
+import logging
+import os
 import pathlib
+import pickle
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import av
@@ -14,6 +23,12 @@ MAX_PACKETS_PER_STREAM = 200
 STREAM_TYPES = {"video", "audio", "subtitle", "data"}
 WEBM_CODECS = {"vp8", "vp9", "av1", "opus", "vorbis", "webvtt"}
 MP4_BRANDS = {"qt": "mov", "M4A": "m4a"}
+# Address space: PyAV takes 120 MiB, decoding a frame at the default pixel limit (8192 × 4320, 4:4:4, 10 bits)
+# peaks at 358 MiB, the issue's 16000 × 16000 MJPEG at 489 MiB.
+PROBE_MEMORY_BYTES = 432 * 1024**2
+PROBE_TIMEOUT = 60.0  # seconds: the bounded demuxing takes well under one on any real file
+
+log = logging.getLogger(__name__)
 
 
 class ProbeError(Exception):
@@ -63,7 +78,27 @@ class ProbeResult:
         return next((s for s in self.streams if s.type == "audio"), None)
 
 
-def probe(path: pathlib.Path) -> ProbeResult:
+def probe(path: pathlib.Path, *, memory_bytes: int = PROBE_MEMORY_BYTES, timeout: float = PROBE_TIMEOUT) -> ProbeResult:
+    """`probe_here` in a child process (reelhouse.media.probe_worker) limited to `memory_bytes` of address space
+    and `timeout` seconds; what it cannot do within them is a ProbeError saying so."""
+    command = [sys.executable, "-m", "reelhouse.media.probe_worker", str(memory_bytes), str(path)]
+    try:
+        # One malloc arena per thread reserves 64 MiB of address space: keep the limit about memory actually used.
+        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False,
+                              env={**os.environ, "MALLOC_ARENA_MAX": "2"})
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"reading the file took longer than {timeout:.0f} s") from None
+    if done.returncode != 0 or not done.stdout:
+        log.warning("probing %s: the reader exited with %s: %s", path, done.returncode,
+                    done.stderr.decode(errors="replace").strip()[-2000:])
+        raise ProbeError("the file crashed the program reading it")
+    outcome: ProbeResult | ProbeError = pickle.loads(done.stdout)  # noqa: S301 - our own child wrote it
+    if isinstance(outcome, ProbeError):
+        raise outcome
+    return outcome
+
+
+def probe_here(path: pathlib.Path) -> ProbeResult:
     """Describe the media file at `path`, or raise ProbeError saying why it is unusable.
 
     Besides reading headers, the first video and audio streams must each decode a frame, so
@@ -109,6 +144,9 @@ def _first(streams: list[Stream], kind: str) -> Stream | None:
 def _first_frames(container: InputContainer, streams: list[Stream]) -> dict[int, Frame]:
     """Decode until each stream yields a frame, within a bounded number of packets."""
     frames: dict[int, Frame] = {}
+    for stream in streams:
+        if stream.codec_context is not None:
+            stream.codec_context.thread_count = 1  # one frame is wanted: no thread pool's stacks and buffers
     packets = container.demux(streams)
     try:
         for packet in itertools.islice(packets, MAX_PACKETS_PER_STREAM * len(streams)):
@@ -116,12 +154,16 @@ def _first_frames(container: InputContainer, streams: list[Stream]) -> dict[int,
                 continue
             try:
                 decoded = packet.decode()
+            except MemoryError:  # PyAV's ENOMEM is an FFmpegError too, but not damage: the caller says what it is
+                raise
             except av.FFmpegError:
                 continue  # a damaged packet; a later one may still decode
             if decoded:
                 frames[packet.stream.index] = decoded[0]
                 if len(frames) == len(streams):
                     break
+    except MemoryError:
+        raise
     except av.FFmpegError:
         pass  # the demuxer gave up, e.g. on truncated data; keep what decoded so far
     return frames
