@@ -1,13 +1,13 @@
 """library indexes: a workspace's media by time, status and title; server secrets long enough for a PEM key
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
