@@ -510,7 +510,7 @@ def timed_words(sentences: list[str], language: str) -> Transcript:
 
 
 @pytest.mark.parametrize(("sentences", "language", "topics"),
-                         [(ITALIAN, "it", ("pasta", "pioggia")), (JAPANESE, "ja", ("米", "東京"))])
+                         [(ITALIAN, "it", ("pasta", "pioggia")), (JAPANESE, "ja", ("ご飯", "東京"))])
 def test_summaries_and_chapters_in_other_languages(sentences: list[str], language: str, topics: tuple[str, str]) -> None:
     transcript = timed_words(sentences * 2, language)
     summary = extractive(transcript.text, 30, language)
