@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     webhook_secret_grace: float = Field(default=86400.0, ge=0, description="seconds a rotated-out webhook secret still signs")
     ffmpeg_timeout_factor: float = Field(default=10.0, gt=0, description="seconds an ffmpeg run may take per second of media (scaled by how much work the job does), plus a minute or two")
 
-    speech_model: str = Field(default="tiny.en", description="packaged Whisper model (tiny.en, base), a faster-whisper model already in the Hugging Face cache, or a CTranslate2 model directory")
+    speech_model: str = Field(default="base", description="packaged Whisper model (base, tiny.en), a faster-whisper model already in the Hugging Face cache, or a CTranslate2 model directory")
+    speech_model_english: str = Field(default="tiny.en", description="the model for speech known to be English (faster than a multilingual one); empty: speech_model")
     speech_model_sha256: str | None = Field(default=None, description="expected SHA-256 of model.bin, checked on loading when speech_model is not packaged")
     speech_device: Literal["cpu", "cuda", "auto"] = Field(default="cpu", description="where speech recognition runs: cpu, cuda, or auto (cuda when a GPU is found)")
     speech_compute_type: str | None = Field(default=None, description="CTranslate2 compute type; default int8 on CPU, float16 on CUDA")

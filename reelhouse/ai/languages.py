@@ -14,3 +14,12 @@ CODES = frozenset(
         "vi", "yi", "yo", "zh", "yue",
     }
 )
+
+
+def name(code: str) -> str:
+    """The English name of a language by its Whisper code (`it`: Italian), for a track whose language was detected."""
+    import pycountry  # sumy's dependency; here so the request handlers never load its data
+
+    code = {"jw": "jv"}.get(code, code)  # Whisper's old code for Javanese
+    language = pycountry.languages.get(alpha_2=code) or pycountry.languages.get(alpha_3=code)
+    return language.name if language is not None else code

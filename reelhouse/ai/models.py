@@ -120,8 +120,13 @@ def is_multilingual(settings: Settings) -> bool:
     return _vocabulary_size(vocabulary) >= MULTILINGUAL_VOCABULARY
 
 
-def load(settings: Settings) -> WhisperModel:
-    """The configured model, loaded once per process and shared by every caller."""
+def for_language(settings: Settings, language: str | None) -> str:
+    """The model to transcribe `language` with (None: to be detected): the English one for English, when set."""
+    return settings.speech_model_english if language == "en" and settings.speech_model_english else settings.speech_model
+
+
+def load(settings: Settings, name: str | None = None) -> WhisperModel:
+    """A model (by default the configured one), loaded once per process and shared by every caller."""
     # Here and not at the top: importing them takes over a second, which only a job that transcribes should pay.
     import ctranslate2
     from faster_whisper import WhisperModel
@@ -130,10 +135,12 @@ def load(settings: Settings) -> WhisperModel:
     if device == "auto":
         device = "cuda" if ctranslate2.get_cuda_device_count() else "cpu"
     compute_type = settings.speech_compute_type or ("int8" if device == "cpu" else "float16")
-    key = (settings.speech_model, settings.speech_model_sha256, device, compute_type)
+    name = name or settings.speech_model
+    sha256 = settings.speech_model_sha256 if name == settings.speech_model else None
+    key = (name, sha256, device, compute_type)
     with _lock:
         if key not in _loaded:
-            source, files = _source(settings.speech_model, settings.speech_model_sha256)
+            source, files = _source(name, sha256)
             _loaded[key] = WhisperModel(source, device=device, compute_type=compute_type, files=files)
         return _loaded[key]
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from faster_whisper.transcribe import Segment
 
 SAMPLE_RATE = 16_000  # what Whisper listens at
+AUTO = "auto"  # a language code asking for the spoken language to be detected
 # BCP-47 primary subtags that Whisper spells differently.
 WHISPER_CODES = {"nb": "no", "jv": "jw"}
 # Whisper writes plausible words over noise when it must, but its own scores give it away: a window it
@@ -74,25 +75,38 @@ class Cue:
     lines: tuple[str, ...]
 
 
-def supports(language_code: str, settings: Settings) -> bool:
-    """Whether the configured model recognises `language_code` (e.g. `en`, `en-US`, `fr-FR`)."""
+def supports(language_code: str | None, settings: Settings) -> bool:
+    """Whether the configured models recognise `language_code` (e.g. `en`, `en-US`, `fr-FR`; `auto` or None:
+    whichever language is spoken, detected)."""
+    multilingual = models.is_multilingual(settings)  # raises ModelError when the configured model is missing
+    if is_auto(language_code):
+        return True
     code = _whisper_code(language_code)
-    return code in languages.CODES if models.is_multilingual(settings) else code == "en"
+    return code in languages.CODES if multilingual else code == "en"
 
 
-def transcribe(audio_path: Path, language_code: str, settings: Settings) -> Transcript:
-    """The words spoken in the first audio stream of `audio_path`, in the given language, with times.
+def is_auto(language_code: str | None) -> bool:
+    return language_code is None or language_code.lower() == AUTO
+
+
+def transcribe(audio_path: Path, language_code: str | None, settings: Settings) -> Transcript:
+    """The words spoken in the first audio stream of `audio_path`, in the given language, with times; in the
+    language Whisper detects when it is `auto` or None (English only, with an English-only model). The
+    transcript's `language` says which.
 
     Voice-activity filtering skips what is not speech before Whisper sees it, and segments that
     Whisper itself rates as probably not speech are dropped, so silence or music yields no words.
     """
     if not supports(language_code, settings):
         raise UnsupportedLanguageError(language_code, settings)
-    language = _whisper_code(language_code)
+    language = None if is_auto(language_code) else _whisper_code(language_code)
+    if language is None and not models.is_multilingual(settings):
+        language = "en"
     samples = _decode(audio_path, settings)
-    segments, _ = models.load(settings).transcribe(samples, language=language, word_timestamps=True, vad_filter=True)
+    model = models.load(settings, models.for_language(settings, language))
+    segments, info = model.transcribe(samples, language=language, word_timestamps=True, vad_filter=True)
     words = tuple(Word(float(w.start), float(w.end), w.word) for s in segments if _is_speech(s) for w in s.words or ())
-    return Transcript(language=language, duration=len(samples) / SAMPLE_RATE, words=words)
+    return Transcript(language=language or info.language, duration=len(samples) / SAMPLE_RATE, words=words)
 
 
 def cues(transcript: Transcript) -> list[Cue]:

@@ -22,7 +22,7 @@ from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
 from sumy.summarizers._summarizer import SentenceInfo
 from sumy.summarizers.lex_rank import LexRankSummarizer
 
-from reelhouse.ai.transcript import Lexicon, require_speech, split_sentences, words_of
+from reelhouse.ai.transcript import Lexicon, require_speech, split_sentences, word_count, words_of
 from reelhouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,15 +66,19 @@ def extractive(text: str, words: int, language: str = "en") -> str:
         """sumy hands over the sentences best first; keep each that still fits the budget."""
         kept, used = [], 0
         for info in ranked:
-            size = len(str(info.sentence).split())
+            size = word_count(str(info.sentence))
             if used + size <= words:
                 kept.append(info)
                 used += size
         return kept or ranked[:1]
 
     summary = " ".join(str(sentence) for sentence in summarizer(document, within_budget))
+    if word_count(summary) <= words:
+        return summary
     tokens = summary.split()
-    return summary if len(tokens) <= words else " ".join(tokens[:words]) + "…"
+    if len(tokens) > words:
+        return " ".join(tokens[:words]) + "…"
+    return summary[: words * 2] + "…"  # a sentence without spaces: about two characters a word
 
 
 class _RegexTokenizer:

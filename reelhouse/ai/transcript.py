@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 # A sentence ends at a word ending in terminal punctuation, possibly followed by closing quotes or brackets.
 SENTENCE_END = re.compile(r"[.!?…。！？][\"')\]”’」]*$")
-WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+# Within text, a sentence runs to terminal punctuation before a space (or the end), or to a full-width stop.
+SENTENCE = re.compile(r"\S.*?(?:[.!?…][\"')\]”’」]*(?=\s|$)|[。！？][\"')\]”’」]*|$)", re.DOTALL)
+# Scripts written without spaces between words: Thai, Lao, Tibetan, Myanmar, Khmer, kana and CJK ideographs.
+SPACELESS = "\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+LETTER = rf"(?:(?![{SPACELESS}])[^\W\d_])"
+WORD = re.compile(rf"[{SPACELESS}]+|{LETTER}+(?:['’-]{LETTER}+)*")
+SPACELESS_RUN = re.compile(rf"^[{SPACELESS}]")
 MIN_SPEECH_WORDS = 20  # fewer words say too little to summarise or divide into chapters
 
 
@@ -71,8 +77,8 @@ def sentence_spans(tokens: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def split_sentences(text: str) -> list[str]:
-    tokens = text.split()
-    return [" ".join(tokens[a:b]) for a, b in sentence_spans(tokens)]
+    """The sentences of `text`, also of languages that end them with a full-width stop and no space."""
+    return [match.group().strip() for match in SENTENCE.finditer(" ".join(text.split()))]
 
 
 def ends_sentence(token: str) -> bool:
@@ -85,8 +91,20 @@ def require_speech(text: str, purpose: str) -> None:
 
 
 def words_of(text: str) -> list[str]:
-    """The words of `text`, without punctuation or numbers; needs no tokenizer data."""
-    return WORD.findall(text)
+    """The words of `text`, without punctuation or numbers; needs no tokenizer data. A run of a script written
+    without spaces gives its overlapping character pairs, which stand in for its words (as in CJK search engines)."""
+    words = []
+    for word in WORD.findall(text):
+        if SPACELESS_RUN.match(word) and len(word) > 2:
+            words.extend(word[i : i + 2] for i in range(len(word) - 1))
+        else:
+            words.append(word)
+    return words
+
+
+def word_count(text: str) -> int:
+    """Words as a reader counts them: separated by spaces, or about two characters each in a script without spaces."""
+    return sum((len(w) + 1) // 2 if SPACELESS_RUN.match(w) else 1 for w in re.findall(rf"[{SPACELESS}]+|[^\s{SPACELESS}]+", text))
 
 
 @dataclass(frozen=True)
@@ -111,4 +129,5 @@ class Lexicon:
     def content_words(self, text: str) -> list[str]:
         """The lower-cased words of `text` that say what it is about: no stop words, nothing shorter than 3 letters."""
         lowered = (word.lower() for word in words_of(text))
-        return [word for word in lowered if word not in self.stop_words and len(word) > 2]
+        return [word for word in lowered
+                if word not in self.stop_words and (len(word) > 2 or SPACELESS_RUN.match(word) is not None)]

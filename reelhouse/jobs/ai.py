@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from reelhouse.ai import chapters, models, speech, summary, transcript
+from reelhouse.ai import chapters, languages, models, speech, summary, transcript
 from reelhouse.catalog.tracks import rendition_name
 from reelhouse.db.enums import InsightKind, InsightStatus
 from reelhouse.db.models import Insight, Job, Media, Track, Transcript
@@ -32,7 +32,6 @@ from reelhouse.storage.keys import original_key, rendition_prefix
 from reelhouse.webhooks.events import emit_media
 
 TRANSCRIPT = TypeAdapter(transcript.Transcript)
-DEFAULT_LANGUAGE = "en"  # what summaries and chapters transcribe in when nothing says which language is spoken
 
 
 def run_speech(ctx: JobContext[TrackParams]) -> None:
@@ -44,8 +43,19 @@ def _generated_subtitles(
 ) -> str:
     """The track's cues from what its audio says; silence gives a subtitle track without cues, never invented words."""
     words = _transcript(ctx, media.id, track.source_track_id, track.language_code)
+    if speech.is_auto(track.language_code):
+        _name_detected_language(ctx, track.id, words.language)
     text = speech.webvtt(speech.cues(words))
     return tracks.segment_subtitles(tracks.subtitle_cues(text.encode(), timeline), folder, timeline)
+
+
+def _name_detected_language(ctx: JobContext[TrackParams], track_id: str, language: str) -> None:
+    """A track asked for in the `auto` language takes the code and English name of the language it turned out to be."""
+    with ctx.runtime.db.write() as session:
+        track = session.get(Track, track_id)
+        if track is not None:
+            track.language_code = language
+            track.language_name = languages.name(language)
 
 
 def run_insight(ctx: JobContext[InsightParams]) -> None:
@@ -97,7 +107,8 @@ def _transcript(
     ctx: JobContext[Any], media_id: str, audio_id: str | None, language_code: str | None
 ) -> transcript.Transcript:
     """What an audio track (None: the original's) says in `language_code` (None: any stored transcript, else the
-    language the `subtitles` option names, else English): the stored transcript, or a new one, stored."""
+    language the `subtitles` option names; `auto`: detected): the stored transcript, or a new one, stored under
+    the language it is in."""
     rt = ctx.runtime
     with rt.db.read() as session:
         media = session.get(Media, media_id)
@@ -105,9 +116,10 @@ def _transcript(
             raise PermanentError("the media was deleted")
         audio = _audio(media, audio_id)
         language_code = language_code or _stored_language(session, audio) or _spoken_language(media)
-        language = _primary(language_code)
+        language = _primary(language_code) if not speech.is_auto(language_code) else None
         stored = session.scalar(select(Transcript.data).where(
-            Transcript.track_id == audio.id, Transcript.revision == audio.revision, Transcript.language == language))
+            Transcript.track_id == audio.id, Transcript.revision == audio.revision,
+            *([Transcript.language == language] if language else [])).order_by(Transcript.created_at))
         if stored is not None:
             return TRANSCRIPT.validate_json(stored)
         rendition = rendition_name(audio.id, audio.revision)  # an added track's current file
@@ -127,8 +139,9 @@ def _transcript(
         raise PermanentError(str(exc)) from None
     with rt.db.write() as session:
         if session.get(Track, audio.id) is not None:  # not deleted meanwhile
-            session.execute(delete(Transcript).where(Transcript.track_id == audio.id, Transcript.language == language))
-            session.add(Transcript(track_id=audio.id, revision=audio.revision, language=language,
+            session.execute(delete(Transcript).where(Transcript.track_id == audio.id,
+                                                     Transcript.language == words.language))
+            session.add(Transcript(track_id=audio.id, revision=audio.revision, language=words.language,
                                    data=TRANSCRIPT.dump_json(words).decode()))
     return words
 
@@ -148,7 +161,8 @@ def _stored_language(session: Session, audio: Track) -> str | None:
 
 
 def _spoken_language(media: Media) -> str:
-    return (media.options.get("subtitles") or {}).get("languageCode") or DEFAULT_LANGUAGE
+    """The language the `subtitles` option names, else `auto`: whichever is spoken."""
+    return (media.options.get("subtitles") or {}).get("languageCode") or speech.AUTO
 
 
 def _primary(language_code: str) -> str:

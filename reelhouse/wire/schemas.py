@@ -101,8 +101,10 @@ class AccessRestrictions(Wire):
 
 
 # The spoken languages FastPix generates subtitles in at create time, and their names when the request gives none.
+# `auto` (reelhouse's addition, also what an absent languageCode means) has the spoken language detected; the track
+# then takes the detected language's code and name.
 AUTO_SUBTITLE_LANGUAGES = {"en": "English", "it": "Italian", "pl": "Polish", "es": "Spanish", "fr": "French",
-                           "ru": "Russian", "nl": "Dutch"}
+                           "ru": "Russian", "nl": "Dutch", "auto": "Detected language"}
 # BCP 47 codes a generate-subtitles request may name (spec section 10).
 SpeechLanguage = Literal[
     "ar-SA", "bn-BD", "bn-IN", "ca-ES", "cs-CZ", "da-DK", "de-AT", "de-CH", "de-DE", "el-GR", "en-AU", "en-CA", "en-GB",
@@ -119,7 +121,7 @@ class SubtitlesOption(Wire):
 
     language_name: Label | None = None
     metadata: Metadata | None = None
-    language_code: Literal["en", "it", "pl", "es", "fr", "ru", "nl"] = "en"
+    language_code: Literal["en", "it", "pl", "es", "fr", "ru", "nl", "auto"] = "auto"
 
 
 class SummaryOption(Wire):
