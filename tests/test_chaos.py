@@ -194,7 +194,12 @@ def test_killing_the_server_under_load_loses_nothing(tmp_path: Path, source: Pat
     credentials = make_token(Settings(data_dir=data_dir))
     env = {name: value for name, value in os.environ.items() if not name.startswith("REELHOUSE_")}
     env |= {"REELHOUSE_ALLOWED_NETWORKS": "127.0.0.1/32", "REELHOUSE_JOB_LEASE_SECONDS": "2",
-            "REELHOUSE_WEBHOOK_RETRY_BASE": "0.2", "REELHOUSE_WORKERS": "2"}
+            "REELHOUSE_WEBHOOK_RETRY_BASE": "0.2", "REELHOUSE_WORKERS": "2",
+            # A kill mid-delivery leaves the endpoint leased for 2 x this + 10 s (delivery.py); the receiver is local.
+            "REELHOUSE_WEBHOOK_TIMEOUT": "2",
+            # Every kill costs each running job an attempt (so a file that kills its worker cannot loop forever):
+            # a fine file's job may meet every kill, and must still end Ready.
+            "REELHOUSE_JOB_MAX_ATTEMPTS": str(KILLS + 1)}
     server = ServeProcess(data_dir, free_port(), env, tmp_path / "serve.log")
     receiver = Receiver()
     server.start()
