@@ -234,8 +234,9 @@ def test_bad_requests_and_media_without_speech_get_clear_answers(
     assert api.post("/on-demand/upload", json=upload).status_code == 201
     upload["pushMediaSettings"]["subtitles"] = {"languageCode": "xx"}
     assert invalid_fields(api.post("/on-demand/upload", json=upload)) == ["pushMediaSettings.subtitles.languageCode"]
-    assert error_of(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public", "namedEntities": True}),
-                    400)["message"] == "Unsupported option"
+    refused = error_of(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public",
+                                                   "moderation": {"type": "video"}}), 400)
+    assert refused["message"] == "Unsupported option" and "'video'" in refused["description"]
 
 
 def test_named_entities_and_moderation_of_what_is_said(
