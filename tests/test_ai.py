@@ -24,7 +24,7 @@ import pytest
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 from faster_whisper.transcribe import Segment
 
-from reelhouse.ai import languages, models, speech
+from reelhouse.ai import entities, languages, models, moderation, speech
 from reelhouse.ai.chapters import Chapter, chapters, chapters_webvtt
 from reelhouse.ai.speech import Cue, UnsupportedLanguageError, cues, supports, transcribe, webvtt
 from reelhouse.ai.summary import extractive, summarize
@@ -519,3 +519,45 @@ def test_summaries_and_chapters_in_other_languages(sentences: list[str], languag
     found = chapters(timed_words(sentences[:2] * 2 + sentences[2:] * 2, language))  # the topic changes at 83.5 s
     assert any(chapter.start == pytest.approx(83.5, abs=1) for chapter in found), found
     assert topics[0] in found[0].title.lower() and topics[1] in found[-1].title.lower(), found
+
+
+# --- named entities and moderation ------------------------------------------------------
+
+
+def words(language: str, *timed: tuple[float, float, str]) -> Transcript:
+    return Transcript(language, timed[-1][1] if timed else 0.0, tuple(Word(a, b, text) for a, b, text in timed))
+
+
+def test_entities_carry_their_type_and_when_they_are_said() -> None:
+    said = words("en", (0.0, 0.4, " Yesterday"), (0.4, 0.9, " Angela"), (0.9, 1.5, " Merkel"), (1.5, 1.8, " met"),
+                 (1.8, 2.1, " the"), (2.1, 2.6, " CEO"), (2.6, 2.8, " of"), (2.8, 3.4, " Google"), (3.4, 3.6, " in"),
+                 (3.6, 4.4, " Berlin."))
+    found = {(e.text, e.type): (e.start, e.end) for e in entities.entities(said)}
+    assert found[("Angela Merkel", "PERSON")] == (0.4, 1.5)
+    assert found[("Google", "ORG")] == (2.8, 3.4)
+    assert found[("Berlin", "GPE")] == (3.6, 4.4)
+    assert entities.entities(words("en")) == []  # silence names nobody
+
+
+def test_entities_and_moderation_refuse_languages_they_do_not_know() -> None:
+    said = words("it", (0.0, 1.0, " Mario"), (1.0, 2.0, " Rossi"), (2.0, 3.0, " vive"), (3.0, 4.0, " a"),
+                 (4.0, 5.0, " Roma."))
+    with pytest.raises(entities.UnsupportedLanguageError, match="English only.*'it'"):
+        entities.entities(said)
+    with pytest.raises(moderation.UnsupportedLanguageError, match="English only.*'it'"):
+        moderation.moderate(said)
+
+
+def test_an_altered_entity_model_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(entities.DIGESTS, "ner/model", "0" * 64)
+    with pytest.raises(entities.EntityModelError, match="ner/model is missing or altered"):
+        entities.model_dir()
+
+
+def test_moderation_flags_the_offensive_sentences_only() -> None:
+    said = words("en", (0.0, 1.0, " Good"), (1.0, 2.0, " morning."), (2.5, 3.0, " What"), (3.0, 3.4, " the"),
+                 (3.4, 4.0, " f*ck."), (4.5, 5.0, " Bye."))
+    result = moderation.moderate(said)
+    assert result.scores == {"profanity": 0.333}
+    assert [(f.start, f.end, f.text) for f in result.flagged] == [(2.5, 4.0, "What the f*ck.")]
+    assert moderation.moderate(words("en", (0.0, 1.0, " Hello."))).scores == {"profanity": 0.0}

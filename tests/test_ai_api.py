@@ -1,4 +1,4 @@
-"""Generated subtitles, summaries and chapters through the API and the official SDK, against a real server.
+"""Generated subtitles, summaries, chapters, named entities and moderation through the API and the official SDK, against a real server.
 
 The speech media is tests/data/speech_en.ogg muxed with a small test pattern, so its words and when they are
 spoken are known (see test_ai.py). The server runs in this process, so the Whisper model is loaded once.
@@ -26,6 +26,7 @@ from tests.conftest import Server, wait_for
 from tests.test_ai import CLIP, MAX_WER, MAX_WER_OTHER, REFERENCE, SPOKEN, word_error_rate
 from tests.test_tracks import cues, master, master_url, ready_media
 
+ENTITIES_CLIP = CLIP.with_name("speech_entities.ogg")  # its words are speech_entities.txt
 NOT_ENABLED = {"success": False, "error": {"code": 400, "message": "Summary not enabled",
                                            "description": "Summary is not enabled for the requested media"}}
 
@@ -233,5 +234,47 @@ def test_bad_requests_and_media_without_speech_get_clear_answers(
     assert api.post("/on-demand/upload", json=upload).status_code == 201
     upload["pushMediaSettings"]["subtitles"] = {"languageCode": "xx"}
     assert invalid_fields(api.post("/on-demand/upload", json=upload)) == ["pushMediaSettings.subtitles.languageCode"]
-    assert error_of(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public", "namedEntities": True}),
-                    400)["message"] == "Unsupported option"
+    refused = error_of(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public",
+                                                   "moderation": {"type": "video"}}), 400)
+    assert refused["message"] == "Unsupported option" and "'video'" in refused["description"]
+
+
+def test_named_entities_and_moderation_of_what_is_said(
+    fp: Fastpix, api: httpx.Client, server: Server, file_server: str, speech_clips: Path
+) -> None:
+    """tests/data/speech_entities.ogg names a person, a place and an organisation, then swears in its last sentence."""
+    clip = ENTITIES_CLIP.with_suffix(".mp4").name
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-i", str(ENTITIES_CLIP), "-map", "0:v",
+                "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                "-shortest", str(speech_clips / clip)], timeout=60)
+    assert api.post("/webhooks", json={"url": f"{file_server}/ai-hook"}).status_code == 201
+    created = create_media(api, f"{file_server}/{clip}", namedEntities=True)
+    media_id = created["id"]
+    assert api.get(f"/on-demand/{media_id}").json()["data"]["namedEntities"] == {"status": "preparing"}
+    with pytest.raises(errors.FastpixDefaultError, match="only 'audio'"):  # frames are not scored yet
+        fp.in_video_ai_features.update_media_moderation(media_id=media_id, moderation={"type": "av"})
+    toggled = fp.in_video_ai_features.update_media_moderation(media_id=media_id, moderation={"type": "audio"}).data
+    assert (toggled.media_id, toggled.is_moderation_enabled) == (media_id, True)
+
+    media = wait_for(api, media_id, lambda m: m["status"] == "Ready" and all(
+        m.get(k, {}).get("status") == "ready" for k in ("namedEntities", "moderation")), timeout=90)
+    found = {(e["text"], e["type"]): (e["start"], e["end"]) for e in media["namedEntities"]["data"]["entities"]}
+    for name, kind, (said_by, said_from) in [("Barack Obama", "PERSON", (0.0, 1.5)), ("London", "GPE", (1.0, 2.5)),
+                                             ("Microsoft", "ORG", (2.5, 4.2))]:
+        start, end = found[(name, kind)]
+        assert said_by - 0.5 <= start < end <= said_from + 0.5, (name, start, end)
+    moderation = media["moderation"]["data"]
+    assert moderation["type"] == "audio" and 0 < moderation["scores"]["profanity"] < 1
+    [flag] = moderation["flagged"]
+    assert flag["category"] == "profanity" and "bullshit" in flag["text"] and flag["start"] > 5.0
+    events = [event.type for event in webhook_events(server) if event.object_id == media_id]
+    assert {"video.mediaAI.named-entities.ready", "video.mediaAI.moderation.ready"} <= set(events)
+
+    # off drops the record; on again makes it again from the stored transcript
+    off = fp.in_video_ai_features.update_media_named_entities(media_id=media_id, named_entities=False).data
+    assert (off.media_id, off.is_generated_named_entities) == (media_id, False)
+    assert "namedEntities" not in api.get(f"/on-demand/{media_id}").json()["data"]
+    assert fp.in_video_ai_features.update_media_named_entities(media_id=media_id, named_entities=True).data \
+        .is_generated_named_entities is True
+    media = wait_for(api, media_id, lambda m: m["namedEntities"]["status"] == "ready", timeout=60)
+    assert {(e["text"], e["type"]) for e in media["namedEntities"]["data"]["entities"]} == set(found)

@@ -1,7 +1,8 @@
-"""Summaries and chapters of what a media says: `PATCH …/summary`, `GET …/summary`, `PATCH …/chapters` (spec 7.18-7.19).
+"""What a media says, worked out: `PATCH …/summary`, `GET …/summary`, `PATCH …/chapters`, `…/named-entities`,
+`…/moderation` (spec 7.18-7.19).
 
-Turning one on queues its job once the media is Ready; the result shows on the media (`summary`/`chapters`
-records), in `GET …/summary`, and as `/stream/{playbackId}/chapters.vtt`.
+Turning one on queues its job once the media is Ready; the result shows on the media (`summary`/`chapters`/
+`namedEntities`/`moderation` records), in `GET …/summary`, and as `/stream/{playbackId}/chapters.vtt`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from reelhouse.wire.errors import ApiError
 from reelhouse.wire.schemas import (
     ChaptersToggleOut,
     Envelope,
+    ModerationToggleOut,
+    NamedEntitiesToggleOut,
     SummaryToggleOut,
     UpdateChaptersRequest,
+    UpdateModerationRequest,
+    UpdateNamedEntitiesRequest,
     UpdateSummaryRequest,
 )
 
@@ -62,3 +67,29 @@ def update_chapters(
         row = media.get_media(session, workspace, media_id)
         insights.toggle(session, row, InsightKind.CHAPTERS, body.chapters, None)
         return Envelope(data=ChaptersToggleOut(media_id=row.id, is_chapters_enabled=body.chapters))
+
+
+@router.patch("/on-demand/{mediaId}/named-entities", response_model=Envelope[NamedEntitiesToggleOut],
+              summary="Generate or turn off named entities")
+def update_named_entities(
+    media_id: MediaIdDep, body: UpdateNamedEntitiesRequest, rt: RuntimeDep, workspace: WorkspaceDep
+) -> Envelope[NamedEntitiesToggleOut]:
+    with rt.db.write() as session:
+        row = media.get_media(session, workspace, media_id)
+        insights.toggle(session, row, InsightKind.NAMED_ENTITIES, body.named_entities, None)
+        return Envelope(data=NamedEntitiesToggleOut(media_id=row.id, is_named_entities_enabled=body.named_entities))
+
+
+@router.patch("/on-demand/{mediaId}/moderation", response_model=Envelope[ModerationToggleOut],
+              summary="Moderate what a video says")
+def update_moderation(
+    media_id: MediaIdDep, body: UpdateModerationRequest, rt: RuntimeDep, workspace: WorkspaceDep
+) -> Envelope[ModerationToggleOut]:
+    """The request has no off switch (spec 7.19): asking again redoes moderation only if it failed."""
+    reason = body.moderation.unsupported()
+    if reason is not None:
+        raise ApiError(400, "Unsupported option", reason)
+    with rt.db.write() as session:
+        row = media.get_media(session, workspace, media_id)
+        insights.toggle(session, row, InsightKind.MODERATION, True, None)
+        return Envelope(data=ModerationToggleOut(media_id=row.id, is_moderation_enabled=True))

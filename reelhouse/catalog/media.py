@@ -84,6 +84,10 @@ def create_media(
         media.insights.append(Insight(kind=InsightKind.SUMMARY, length=settings.summary.summary_length))
     if settings.chapters:
         media.insights.append(Insight(kind=InsightKind.CHAPTERS))
+    if settings.named_entities:
+        media.insights.append(Insight(kind=InsightKind.NAMED_ENTITIES))
+    if settings.moderation is not None:
+        media.insights.append(Insight(kind=InsightKind.MODERATION))
     session.add(media)
     session.flush()
     enqueue(session, JobKind.INGEST, media)

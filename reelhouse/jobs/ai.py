@@ -1,9 +1,9 @@
-"""The `speech`, `summary` and `chapters` steps: the pipeline's thin layer over `reelhouse.ai`.
+"""The `speech`, `summary`, `chapters`, `named-entities` and `moderation` steps: a thin layer over `reelhouse.ai`.
 
 `speech` makes a generated subtitle track: it transcribes the track's audio and publishes the cues through the
-tracks machinery (`tracks.make`), so the subtitles play like any added track. `summary` and `chapters` work from
-the original audio's transcript. Every step reads the stored transcript of its audio track when there is one
-and otherwise transcribes and stores it, so a media is transcribed once whichever step comes first. What the
+tracks machinery (`tracks.make`), so the subtitles play like any added track. The others work from the original
+audio's transcript. Every step reads the stored transcript of its audio track when there is one and otherwise
+transcribes and stores it, so a media is transcribed once whichever step comes first. What the
 engine cannot do (an unknown language, no audio, too little speech, a missing model) is a permanent failure
 whose message the track or the media's record shows.
 """
@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from reelhouse.ai import chapters, languages, models, speech, summary, transcript
+from reelhouse.ai import chapters, entities, languages, models, moderation, speech, summary, transcript
 from reelhouse.catalog.tracks import rendition_name
 from reelhouse.db.enums import InsightKind, InsightStatus
 from reelhouse.db.models import Insight, Job, Media, Track, Transcript
@@ -28,6 +28,7 @@ from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import FFmpegError
 from reelhouse.media.probe import ProbeError
+from reelhouse.settings import Settings
 from reelhouse.storage.keys import original_key, rendition_prefix
 from reelhouse.webhooks.events import emit_media
 
@@ -67,15 +68,25 @@ def run_insight(ctx: JobContext[InsightParams]) -> None:
             return
     words = _transcript(ctx, media.id, None, None)
     try:
-        if kind == InsightKind.SUMMARY:
-            data: object = summary.summarize(words.text, length, rt.settings, language=words.language)
-        else:  # over the media's whole timeline, which may run on past its audio
-            found = chapters.chapters(dataclasses.replace(words, duration=max(words.duration, media.duration or 0.0)))
-            data = {"chapters": [{"start": round(c.start, 3), "end": round(c.end, 3), "title": c.title} for c in found]}
-    except transcript.NoSpeechError as exc:
+        data = _insight_data(kind, length, words, media.duration or 0.0, rt.settings)
+    except (transcript.NoSpeechError, entities.UnsupportedLanguageError, entities.EntityModelError,
+            moderation.UnsupportedLanguageError) as exc:
         raise PermanentError(str(exc)) from None
     with rt.db.write() as session:
         _record(session, media.id, kind, length, InsightStatus.READY, data=data)
+
+
+def _insight_data(kind: InsightKind, length: int | None, words: transcript.Transcript, duration: float,
+                  settings: Settings) -> object:
+    if kind == InsightKind.SUMMARY:
+        return summary.summarize(words.text, length, settings, language=words.language)
+    if kind == InsightKind.CHAPTERS:  # over the media's whole timeline, which may run on past its audio
+        found = chapters.chapters(dataclasses.replace(words, duration=max(words.duration, duration)))
+        return {"chapters": [{"start": round(c.start, 3), "end": round(c.end, 3), "title": c.title} for c in found]}
+    if kind == InsightKind.NAMED_ENTITIES:
+        return {"entities": [dataclasses.asdict(e) for e in entities.entities(words)]}
+    result = moderation.moderate(words)
+    return {"type": "audio", "scores": result.scores, "flagged": [dataclasses.asdict(f) for f in result.flagged]}
 
 
 def give_up_insight(session: Session, job: Job, params: InsightParams, error: str) -> None:

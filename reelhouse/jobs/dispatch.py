@@ -28,6 +28,8 @@ QUEUES: dict[JobKind, str] = {
     JobKind.SPEECH: "ai",
     JobKind.SUMMARY: "ai",
     JobKind.CHAPTERS: "ai",
+    JobKind.NAMED_ENTITIES: "ai",
+    JobKind.MODERATION: "ai",
 }
 ALL_QUEUES = (*dict.fromkeys(QUEUES.values()), WEBHOOKS)
 

@@ -37,4 +37,6 @@ PARAMS: dict[JobKind, type[Params]] = {
     JobKind.SPEECH: TrackParams,
     JobKind.SUMMARY: InsightParams,
     JobKind.CHAPTERS: InsightParams,
+    JobKind.NAMED_ENTITIES: InsightParams,
+    JobKind.MODERATION: InsightParams,
 }

@@ -22,6 +22,8 @@ STEPS = {
     JobKind.SPEECH: "reelhouse.jobs.ai:SPEECH",
     JobKind.SUMMARY: "reelhouse.jobs.ai:INSIGHT",
     JobKind.CHAPTERS: "reelhouse.jobs.ai:INSIGHT",
+    JobKind.NAMED_ENTITIES: "reelhouse.jobs.ai:INSIGHT",
+    JobKind.MODERATION: "reelhouse.jobs.ai:INSIGHT",
 }
 
 

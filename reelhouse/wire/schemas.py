@@ -132,6 +132,12 @@ class SummaryOption(Wire):
 class ModerationOption(Wire):
     type: Literal["video", "audio", "av"]
 
+    def unsupported(self) -> str | None:
+        """Only speech is moderated so far; scoring video frames is not built, and is refused rather than skipped."""
+        if self.type != "audio":
+            return f"moderation of type {self.type!r} is not supported by this server yet: only 'audio' is"
+        return None
+
 
 Percent = Annotated[str, StringConstraints(pattern=r"^(100|[0-9]{1,2})(\.[0-9]+)?%$")]  # "25%", "12.5%"
 
@@ -269,9 +275,8 @@ class MediaSettings(Wire):
         """Features a client may ask for that this server does not perform yet: refused rather than ignored."""
         if self.access_policy == "drm":
             return "DRM playback is not supported by this server"
-        for name in ("named_entities", "moderation"):
-            if getattr(self, name) not in (None, False):
-                return f"{to_camel(name)} is not supported by this server yet"
+        if self.moderation is not None:
+            return self.moderation.unsupported()
         return None
 
     def trim(self) -> tuple[float | None, float | None]:
@@ -421,6 +426,14 @@ class UpdateChaptersRequest(Wire):
     chapters: bool
 
 
+class UpdateNamedEntitiesRequest(Wire):
+    named_entities: bool
+
+
+class UpdateModerationRequest(Wire):
+    moderation: ModerationOption
+
+
 # ---------------------------------------------------------------- responses
 
 T = TypeVar("T")
@@ -492,7 +505,7 @@ class GeneratedSubtitleOut(Wire):
 
 
 class InsightOut(Wire):
-    """The media's `summary` or `chapters` record (spec 6.1 notes): `data` once ready; `error` (a reelhouse
+    """The media's `summary`, `chapters`, `namedEntities` or `moderation` record (spec 6.1 notes): `data` once ready; `error` (a reelhouse
     extension) says why there is none, e.g. too little speech."""
 
     status: Literal["preparing", "ready", "failed"]
@@ -508,6 +521,16 @@ class SummaryToggleOut(Wire):
 class ChaptersToggleOut(Wire):
     media_id: str
     is_chapters_enabled: bool
+
+
+class NamedEntitiesToggleOut(Wire):
+    media_id: str
+    is_named_entities_enabled: bool
+
+
+class ModerationToggleOut(Wire):
+    media_id: str
+    is_moderation_enabled: bool
 
 
 class Mp4SupportOut(Wire):
@@ -540,6 +563,8 @@ class MediaOut(Wire):
     generated_subtitles: list[GeneratedSubtitleOut] = Field(default_factory=list)
     summary: InsightOut | None = None
     chapters: InsightOut | None = None
+    named_entities: InsightOut | None = None
+    moderation: InsightOut | None = None
     is_audio_only: bool
     subtitle_available: bool = False
     duration: str | None = None

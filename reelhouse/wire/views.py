@@ -128,6 +128,8 @@ def media(row: Media, base_url: str) -> MediaOut:
         generated_subtitles=generated_subtitles(row),
         summary=insight(row, InsightKind.SUMMARY),
         chapters=insight(row, InsightKind.CHAPTERS),
+        named_entities=insight(row, InsightKind.NAMED_ENTITIES),
+        moderation=insight(row, InsightKind.MODERATION),
         is_audio_only=row.is_audio_only,
         subtitle_available=any(t.type == "subtitle" and t.status == TrackStatus.AVAILABLE for t in row.tracks),
         duration=duration(row.duration),
