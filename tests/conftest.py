@@ -31,6 +31,8 @@ __all__ = ["Server", "make_token", "settled", "start_server", "wait_for"]
 
 POSTGRES_ADMIN_URL = os.environ.get("REELHOUSE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1/postgres")
 ON_POSTGRES = os.environ.get("REELHOUSE_TEST_DATABASE") == "postgres"  # run the whole suite on PostgreSQL
+# For a module whose database does not follow REELHOUSE_TEST_DATABASE: running it in both CI passes repeats it.
+IN_ONE_PASS = pytest.mark.skipif(ON_POSTGRES, reason="its database is fixed, whatever the pass: the SQLite pass runs it")
 
 
 @contextmanager

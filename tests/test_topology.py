@@ -29,10 +29,10 @@ from reelhouse.db.models import Job
 from reelhouse.media.ffmpeg import find_ffmpeg
 from reelhouse.settings import Settings
 from tests.clips import make_clip
-from tests.conftest import RedisServer, free_port, fresh_postgres, make_token, start_server, wait_for
+from tests.conftest import IN_ONE_PASS, RedisServer, free_port, fresh_postgres, make_token, start_server, wait_for
 from tests.test_webhooks import Receiver, poll
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [IN_ONE_PASS, pytest.mark.timeout(240)]  # always PostgreSQL, so once is enough
 
 LEASE_SECONDS = 3  # how soon the surviving worker takes over a killed worker's job
 REELHOUSE = [sys.executable, "-m", "reelhouse"]

@@ -16,6 +16,7 @@ import pytest
 from reelhouse.settings import Settings
 from reelhouse.testing import Server, free_port, start_server
 from tests.clips import make_clip
+from tests.conftest import IN_ONE_PASS
 from tests.web_helpers import PASSWORD, make_user
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
@@ -26,6 +27,7 @@ CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 SCREENSHOTS = Path(os.environ.get("REELHOUSE_SCREENSHOTS", Path(__file__).resolve().parent.parent / "screenshots"))
 pytestmark = [
+    IN_ONE_PASS,
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                        reason="Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"),
     pytest.mark.timeout(300),
