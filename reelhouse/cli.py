@@ -354,8 +354,6 @@ def restore_command(src: Path, data_dir: Path | None) -> None:
                f"from {src}")
 
 
-main.add_command(media_commands.media)
-main.add_command(media_commands.uploads)
 @main.group()
 def users() -> None:
     """Manage the people who sign in to the dashboard."""
@@ -424,3 +422,7 @@ def users_passwd(email: str, password_stdin: bool, data_dir: Path | None) -> Non
         except UserError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"password changed for {email}")
+
+
+main.add_command(media_commands.media)
+main.add_command(media_commands.uploads)

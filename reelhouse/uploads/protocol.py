@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
 from reelhouse.catalog.media import create_media
@@ -163,6 +164,17 @@ async def _receive(request: Request, dest: Path, limit: int, too_long: ApiError)
     return received, False
 
 
+def _locked_for_bytes(session: Session, upload_id: str, session_id: str | None) -> Upload:
+    """The upload, locked until the commit, while it may still take bytes: 410 once cancelled, 404 for another
+    session's URL, 409 once completed."""
+    upload = session.get(Upload, upload_id, with_for_update=True)
+    assert upload is not None
+    _check_open(upload, session_id)
+    if upload.status == UploadStatus.COMPLETED:
+        raise ApiError(409, "Upload already completed", headers=_cors(upload))
+    return upload
+
+
 def _commit(rt: Runtime, upload_id: str, first: int, part: Path, size: int, chunk: ContentRange,
             session_id: str | None) -> Upload:
     """Stores the part under a key of its own, then, in a short transaction, checks that it starts at the committed
@@ -174,11 +186,7 @@ def _commit(rt: Runtime, upload_id: str, first: int, part: Path, size: int, chun
         rt.storage.put_file(key, part)
     try:
         with rt.db.write() as session:
-            upload = session.get(Upload, upload_id, with_for_update=True)
-            assert upload is not None
-            _check_open(upload, session_id)
-            if upload.status == UploadStatus.COMPLETED:
-                raise ApiError(409, "Upload already completed", headers=_cors(upload))
+            upload = _locked_for_bytes(session, upload_id, session_id)
             received = ContentRange(first, first + size - 1 if size else None, chunk.total)
             _check_offset(upload, received, rt.settings.max_source_bytes)
             if key is not None and (upload.parts is not None or first == 0):  # None: listed at ingest (pre-0008)
@@ -198,7 +206,7 @@ def _commit(rt: Runtime, upload_id: str, first: int, part: Path, size: int, chun
         raise
 
 
-def _complete(rt: Runtime, session, upload: Upload) -> None:  # type: ignore[no-untyped-def]
+def _complete(rt: Runtime, session: Session, upload: Upload) -> None:
     """The last byte is in: the media is created now (findable by the upload id too) and ingest assembles the parts."""
     if upload.committed == 0:
         raise ApiError(400, "Empty file", "A media file cannot be zero bytes.", headers=_cors(upload))
@@ -215,11 +223,7 @@ def _restart(rt: Runtime, upload_id: str, session_id: str | None) -> Upload:
     """Starts the upload over. The parts it had recorded are deleted once the transaction is over, by key: a part
     another request stores meanwhile is not among them."""
     with rt.db.write() as session:
-        upload = session.get(Upload, upload_id, with_for_update=True)
-        assert upload is not None
-        _check_open(upload, None)
-        if upload.status == UploadStatus.COMPLETED:
-            raise ApiError(409, "Upload already completed", headers=_cors(upload))
+        upload = _locked_for_bytes(session, upload_id, None)
         dropped = upload.parts
         upload.session_id, upload.committed, upload.total_size, upload.parts = session_id, 0, None, []
     if dropped is None:  # begun before parts were recorded (0008)
