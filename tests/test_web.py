@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from reelhouse.cli import main
 from reelhouse.settings import Settings
 from reelhouse.testing import Server
+from reelhouse.web.session import clock
 from tests.conftest import settled, wait_for
 from tests.web_helpers import PASSWORD, make_user
 
@@ -168,3 +169,9 @@ def test_share_links_reuse_one_workspace_key_until_it_is_deleted(
     third = share()
     assert httpx.get(third.replace("&amp;", "&")).status_code == 200
     assert [k["id"] for k in api.get("/iam/signing-keys").json()["data"]] != [keys[0]["id"]]
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(None, "—"), ("2.00", "0:02"), (59.6, "1:00"), (754.0, "12:34"),
+                                                 (3723.4, "1:02:03")])
+def test_lengths_read_as_a_clock(seconds: float | str | None, shown: str) -> None:
+    assert clock(seconds) == shown

@@ -27,6 +27,19 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")  # au
 templates.env.globals["asset"] = asset_url
 
 
+def clock(seconds: float | str | None) -> str:
+    """How people read a length: `0:02`, `12:30`, `1:02:03` (the API's decimal seconds are for programs)."""
+    if seconds is None:
+        return "—"
+    total = round(float(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+templates.env.filters["clock"] = clock
+
+
 @dataclass(frozen=True)
 class Viewer:
     """The signed-in person: their workspace bounds every query a page makes."""
