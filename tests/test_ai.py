@@ -598,6 +598,7 @@ def test_frames_are_sampled_sparsely_and_boundedly() -> None:
     assert frames.interval(60) == frames.EVERY
     assert frames.interval(3 * 3600) == 3 * 3600 / frames.MAX_FRAMES  # a 3-hour video still gives MAX_FRAMES
     args = frames.sample_args(Path("in.mp4"), Path("out.bgr"), step=2.0)
+    assert args[args.index("-skip_frame") + 1] == "noref" and args.index("-skip_frame") < args.index("-i")
     assert args[args.index("-frames:v") + 1] == str(frames.MAX_FRAMES)
     assert args[args.index("-vf") + 1].startswith("fps=1/2:") and args[-3:] == ["-f", "rawvideo", "out.bgr"]
 

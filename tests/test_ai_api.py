@@ -169,6 +169,25 @@ def test_italian_subtitles_on_the_default_install(
                                                       .where(Track.media_id == media["id"]))] == ["it"]
 
 
+@IN_ONE_PASS  # a rule of the speech job, whatever the database
+def test_a_detected_language_never_duplicates_a_subtitle_track(
+    api: httpx.Client, file_server: str, speech_clips: Path
+) -> None:
+    """An `it` subtitle track added while the `auto` one waits: the detected track fails saying why, rather than
+    becoming a second `it` track (one track per type and language, as the API keeps it)."""
+    (speech_clips / "it.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nCiao\n")
+    created = create_media(api, f"{file_server}/speech_it.mp4", subtitles={"languageCode": "auto"})
+    added = {"url": f"{file_server}/it.vtt", "type": "subtitle", "languageCode": "it", "languageName": "Italiano"}
+    assert api.post(f"/on-demand/{created['id']}/tracks", json={"tracks": added}).status_code == 201
+    media = wait_for(api, created["id"], lambda m: m["status"] == "Ready" and settled(m) and all(
+        t["status"] != "preparing" for t in m["tracks"]), timeout=90)
+    [detected] = media["generatedSubtitles"]
+    assert (detected["languageCode"], detected["status"]) == ("auto", "failed")
+    assert detected["error"] == "the speech is Italian (it), and the media already has a subtitle track in 'it'"
+    assert [(t["languageCode"], t["status"]) for t in media["tracks"] if t["type"] == "subtitle"] == [
+        ("auto", "failed"), ("it", "available")]
+
+
 def test_bad_requests_and_media_without_speech_get_clear_answers(
     api: httpx.Client, server: Server, file_server: str, speech_clips: Path
 ) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from reelhouse.ai import chapters, entities, languages, models, moderation, nudity, speech, summary, transcript
@@ -53,12 +53,21 @@ def _generated_subtitles(
 
 
 def _name_detected_language(ctx: JobContext[TrackParams], track_id: str, language: str) -> None:
-    """A track asked for in the `auto` language takes the code and English name of the language it turned out to be."""
+    """A track asked for in the `auto` language takes the code and English name of the language it turned out to be,
+    unless the media got a subtitle track in that language meanwhile: one track per language, as the API keeps it
+    (the other one says the same words, from the same transcript), so this one fails saying why."""
     with ctx.runtime.db.write() as session:
         track = session.get(Track, track_id)
-        if track is not None:
-            track.language_code = language
-            track.language_name = languages.name(language)
+        if track is None:
+            return
+        taken = session.scalar(select(Track.id).where(
+            Track.media_id == track.media_id, Track.type == track.type, Track.id != track.id,
+            func.lower(Track.language_code) == language))
+        if taken is not None:
+            raise PermanentError(f"the speech is {languages.name(language)} ({language}), and the media already has "
+                                 f"a subtitle track in {language!r}")
+        track.language_code = language
+        track.language_name = languages.name(language)
 
 
 def run_insight(ctx: JobContext[InsightParams]) -> None:
