@@ -13,8 +13,8 @@ Run:  .venv/bin/python bench/ai.py [--no-speech]
     a gradient) and of tests/data/moderation_flagged.png, the abstract blobs that the model flags.
   * time per minute of video: entities and audio moderation over a minute of transcript (the labelled
     sentences repeated to 60 s), and video moderation (frame sampling with ffmpeg + scoring) of a generated
-    60 s clip at 360p and 720p (x264 veryfast, B-frames as in real uploads), with model loading reported apart. Speech recognition
-    itself is measured by bench/asr.py.
+    60 s clip at 360p and 720p (x264 veryfast, B-frames as in real uploads), with model loading reported
+    apart. Speech recognition itself is measured by bench/asr.py.
 """
 
 from __future__ import annotations

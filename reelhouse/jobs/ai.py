@@ -2,10 +2,10 @@
 
 `speech` makes a generated subtitle track: it transcribes the track's audio and publishes the cues through the
 tracks machinery (`tracks.make`), so the subtitles play like any added track. The others work from the original
-audio's transcript, and `video`/`av` moderation also from frames sampled across the original's video. Every step reads the stored transcript of its audio track when there is one and otherwise
-transcribes and stores it, so a media is transcribed once whichever step comes first. What the
-engine cannot do (an unknown language, no audio, too little speech, a missing model) is a permanent failure
-whose message the track or the media's record shows.
+audio's transcript, and `video`/`av` moderation from frames sampled across the original's video too. Every step
+reads the stored transcript of its audio track when there is one and otherwise transcribes and stores it, so a
+media is transcribed once whichever step comes first. What the engine cannot do (an unknown language, no audio,
+too little speech, a missing model) is a permanent failure whose message the track or the media's record shows.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _frame_scores(ctx: JobContext[InsightParams], step: float, duration: float) 
     rt = ctx.runtime
     raw = ctx.scratch / "frames.bgr"
     with rt.storage.as_local_file(original_key(ctx.media_id), ctx.scratch) as source:
-        ctx.ffmpeg(frames.sample_args(source, raw, step=step), duration=duration, work=0.2,
+        ctx.ffmpeg(frames.sample_args(source, raw, step=step), duration=duration, work=1.0,
                    what="the video could not be read")
     count = raw.stat().st_size // frames.FRAME_BYTES if raw.exists() else 0
     if count == 0:
@@ -139,8 +139,8 @@ def give_up_insight(session: Session, job: Job, params: InsightParams, error: st
 
 def _wanted(media: Media, kind: InsightKind, params: InsightParams) -> Insight | None:
     """The insight this job makes, while it is still asked for as the job was queued."""
-    if params != insights.params(media, kind, params.length):  # e.g. another moderation type asked for since
-        return None
+    if kind == InsightKind.MODERATION and (params.moderation or "audio") != insights.moderation_type(media):
+        return None  # another type asked for since
     return next((i for i in media.insights
                  if i.kind == kind and i.length == params.length and i.status == InsightStatus.PREPARING), None)
 
