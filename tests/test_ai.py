@@ -542,10 +542,18 @@ def test_entities_carry_their_type_and_when_they_are_said() -> None:
     assert entities.entities(words("en")) == []  # silence names nobody
 
 
+def test_french_entities_come_from_the_french_model() -> None:
+    said = words("fr", (0.0, 0.5, " Emmanuel"), (0.5, 1.0, " Macron"), (1.0, 1.4, " a"), (1.4, 2.0, " rencontré"),
+                 (2.0, 2.3, " les"), (2.3, 2.9, " dirigeants"), (2.9, 3.1, " de"), (3.1, 3.7, " Renault"),
+                 (3.7, 3.9, " à"), (3.9, 4.5, " Lyon."))
+    assert [(e.text, e.type, e.start, e.end) for e in entities.entities(said)] == [
+        ("Emmanuel Macron", "PER", 0.0, 1.0), ("Renault", "ORG", 3.1, 3.7), ("Lyon", "LOC", 3.9, 4.5)]
+
+
 def test_entities_and_moderation_refuse_languages_they_do_not_know() -> None:
     said = words("it", (0.0, 1.0, " Mario"), (1.0, 2.0, " Rossi"), (2.0, 3.0, " vive"), (3.0, 4.0, " a"),
                  (4.0, 5.0, " Roma."))
-    with pytest.raises(entities.UnsupportedLanguageError, match="English only.*'it'"):
+    with pytest.raises(entities.UnsupportedLanguageError, match="English and French only.*'it'"):
         entities.entities(said)
     with pytest.raises(moderation.UnsupportedLanguageError, match="English only.*'it'"):
         moderation.moderate(said)
