@@ -20,15 +20,17 @@ from typing import Any, Self
 
 import huggingface_hub.constants
 import nltk
+import numpy as np
 import pytest
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 from faster_whisper.transcribe import Segment
 
-from reelhouse.ai import entities, languages, models, moderation, speech
+from reelhouse.ai import entities, languages, models, moderation, nudity, speech
 from reelhouse.ai.chapters import Chapter, chapters, chapters_webvtt
 from reelhouse.ai.speech import Cue, UnsupportedLanguageError, cues, supports, transcribe, webvtt
 from reelhouse.ai.summary import extractive, summarize
 from reelhouse.ai.transcript import NoSpeechError, Transcript, Word, split_sentences
+from reelhouse.media import frames
 from reelhouse.media.ffmpeg import run_ffmpeg
 from reelhouse.settings import Settings
 
@@ -38,6 +40,7 @@ CLIP: Path = BENCH["CLIP"]
 REFERENCE: str = BENCH["REFERENCE"]
 word_error_rate: Callable[[str, str], float] = BENCH["word_error_rate"]
 MAX_WER = 0.35
+FLAGGED = Path(__file__).parent / "data" / "moderation_flagged.png"
 # When each sentence of the clip is spoken (ffmpeg silencedetect), keyed by a word only it has.
 SPOKEN = {
     "recognition": (0.0, 3.43),
@@ -539,10 +542,18 @@ def test_entities_carry_their_type_and_when_they_are_said() -> None:
     assert entities.entities(words("en")) == []  # silence names nobody
 
 
+def test_french_entities_come_from_the_french_model() -> None:
+    said = words("fr", (0.0, 0.5, " Emmanuel"), (0.5, 1.0, " Macron"), (1.0, 1.4, " a"), (1.4, 2.0, " rencontré"),
+                 (2.0, 2.3, " les"), (2.3, 2.9, " dirigeants"), (2.9, 3.1, " de"), (3.1, 3.7, " Renault"),
+                 (3.7, 3.9, " à"), (3.9, 4.5, " Lyon."))
+    assert [(e.text, e.type, e.start, e.end) for e in entities.entities(said)] == [
+        ("Emmanuel Macron", "PER", 0.0, 1.0), ("Renault", "ORG", 3.1, 3.7), ("Lyon", "LOC", 3.9, 4.5)]
+
+
 def test_entities_and_moderation_refuse_languages_they_do_not_know() -> None:
     said = words("it", (0.0, 1.0, " Mario"), (1.0, 2.0, " Rossi"), (2.0, 3.0, " vive"), (3.0, 4.0, " a"),
                  (4.0, 5.0, " Roma."))
-    with pytest.raises(entities.UnsupportedLanguageError, match="English only.*'it'"):
+    with pytest.raises(entities.UnsupportedLanguageError, match="English and French only.*'it'"):
         entities.entities(said)
     with pytest.raises(moderation.UnsupportedLanguageError, match="English only.*'it'"):
         moderation.moderate(said)
@@ -558,6 +569,68 @@ def test_moderation_flags_the_offensive_sentences_only() -> None:
     said = words("en", (0.0, 1.0, " Good"), (1.0, 2.0, " morning."), (2.5, 3.0, " What"), (3.0, 3.4, " the"),
                  (3.4, 4.0, " f*ck."), (4.5, 5.0, " Bye."))
     result = moderation.moderate(said)
-    assert result.scores == {"profanity": 0.333}
-    assert [(f.start, f.end, f.text) for f in result.flagged] == [(2.5, 4.0, "What the f*ck.")]
-    assert moderation.moderate(words("en", (0.0, 1.0, " Hello."))).scores == {"profanity": 0.0}
+    assert result.scores == {"profanity": 0.333, "hate": 0.0, "threats": 0.0}
+    assert [(f.category, f.start, f.end, f.text) for f in result.flagged] == [
+        ("profanity", 2.5, 4.0, "What the f*ck.")]
+    assert moderation.moderate(words("en", (0.0, 1.0, " Hello."))).scores == {
+        "profanity": 0.0, "hate": 0.0, "threats": 0.0}
+
+
+@pytest.mark.parametrize(("sentence", "found"), [
+    ("I am going to kill you tomorrow.", {"threats"}),
+    ("We will burn your house down.", {"threats"}),
+    ("You're dead.", {"threats"}),
+    ("Immigrants are vermin.", {"hate"}),
+    ("I hate all Muslims.", {"hate"}),
+    ("We killed it at the show, you guys were great.", set()),
+    ("I will end the meeting early.", set()),
+    ("The rats in the barn ate the grain.", set()),
+    ("Refugees should go back to their homes when the war ends.", set()),
+    ("Women deserve equal pay.", set()),
+])
+def test_threats_and_hate_are_told_from_ordinary_speech(sentence: str, found: set[str]) -> None:
+    assert set(moderation.categories(sentence)) - {"profanity"} == found
+
+
+def test_flagged_frames_become_time_ranges() -> None:
+    result = moderation.frames([0.01, 0.9, 0.7, 0.1, 0.6], 2.0, 9.0)
+    assert result.scores == {"nudity": 0.9}
+    assert [f.wire() for f in result.flagged] == [{"category": "nudity", "start": 2.0, "end": 6.0, "score": 0.9},
+                                                  {"category": "nudity", "start": 8.0, "end": 9.0, "score": 0.6}]
+    both = moderation.combine(result, moderation.moderate(words("en", (3.0, 4.0, " Damn."))))
+    assert [f.category for f in both.flagged] == ["nudity", "profanity", "nudity"]
+    assert set(both.scores) == {"nudity", "profanity", "hate", "threats"}
+
+
+def test_frames_are_sampled_sparsely_and_boundedly() -> None:
+    assert frames.interval(60) == frames.EVERY
+    assert frames.interval(3 * 3600) == 3 * 3600 / frames.MAX_FRAMES  # a 3-hour video still gives MAX_FRAMES
+    args = frames.sample_args(Path("in.mp4"), Path("out.bgr"), step=2.0)
+    assert args[args.index("-skip_frame") + 1] == "noref" and args.index("-skip_frame") < args.index("-i")
+    assert args[args.index("-frames:v") + 1] == str(frames.MAX_FRAMES)
+    assert args[args.index("-vf") + 1].startswith("fps=1/2:") and args[-3:] == ["-f", "rawvideo", "out.bgr"]
+
+
+def sampled(tmp_path: Path, source: list[str], duration: float) -> list[float]:
+    """Nudity scores of frames sampled from a video made by ffmpeg from `source`, as the moderation job takes them."""
+    run_ffmpeg(["-y", *source, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10",
+                str(tmp_path / "v.mp4")], timeout=60)
+    run_ffmpeg(frames.sample_args(tmp_path / "v.mp4", tmp_path / "f.bgr", step=frames.interval(duration)),
+               timeout=60)
+    count = (tmp_path / "f.bgr").stat().st_size // frames.FRAME_BYTES
+    return nudity.scores(np.fromfile(tmp_path / "f.bgr", np.uint8).reshape(count, frames.CROP, frames.CROP, 3))
+
+
+def test_a_test_pattern_is_safe_and_a_flagged_image_is_flagged(tmp_path: Path) -> None:
+    """tests/data/moderation_flagged.png is abstract skin-toned blobs the model takes for nudity (docs/speech.md)."""
+    pattern = sampled(tmp_path, ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=5:duration=4"], 4.0)
+    assert len(pattern) == 2 and max(pattern) < 0.1
+    flagged = sampled(tmp_path, ["-loop", "1", "-framerate", "5", "-t", "4", "-i", str(FLAGGED),
+                                 "-vf", "scale=320:180,setsar=1"], 4.0)
+    assert len(flagged) == 2 and min(flagged) > moderation.FLAG_AT
+
+
+def test_an_altered_image_model_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nudity, "DIGEST", "0" * 64)
+    with pytest.raises(nudity.ImageModelError, match="open-nsfw.onnx has SHA-256 .* expected 0000"):
+        nudity.model_bytes()

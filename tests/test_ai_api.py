@@ -22,8 +22,8 @@ from reelhouse.db.models import Track, Transcript, WebhookEvent
 from reelhouse.jobs.ai import TRANSCRIPT
 from reelhouse.media.ffmpeg import run_ffmpeg
 from tests.api_helpers import create_media, error_of, invalid_fields
-from tests.conftest import Server, wait_for
-from tests.test_ai import CLIP, MAX_WER, MAX_WER_OTHER, REFERENCE, SPOKEN, word_error_rate
+from tests.conftest import IN_ONE_PASS, Server, wait_for
+from tests.test_ai import CLIP, FLAGGED, MAX_WER, MAX_WER_OTHER, REFERENCE, SPOKEN, word_error_rate
 from tests.test_tracks import cues, master, master_url, ready_media
 
 ENTITIES_CLIP = CLIP.with_name("speech_entities.ogg")  # its words are speech_entities.txt
@@ -169,6 +169,25 @@ def test_italian_subtitles_on_the_default_install(
                                                       .where(Track.media_id == media["id"]))] == ["it"]
 
 
+@IN_ONE_PASS  # a rule of the speech job, whatever the database
+def test_a_detected_language_never_duplicates_a_subtitle_track(
+    api: httpx.Client, file_server: str, speech_clips: Path
+) -> None:
+    """An `it` subtitle track added while the `auto` one waits: the detected track fails saying why, rather than
+    becoming a second `it` track (one track per type and language, as the API keeps it)."""
+    (speech_clips / "it.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nCiao\n")
+    created = create_media(api, f"{file_server}/speech_it.mp4", subtitles={"languageCode": "auto"})
+    added = {"url": f"{file_server}/it.vtt", "type": "subtitle", "languageCode": "it", "languageName": "Italiano"}
+    assert api.post(f"/on-demand/{created['id']}/tracks", json={"tracks": added}).status_code == 201
+    media = wait_for(api, created["id"], lambda m: m["status"] == "Ready" and settled(m) and all(
+        t["status"] != "preparing" for t in m["tracks"]), timeout=90)
+    [detected] = media["generatedSubtitles"]
+    assert (detected["languageCode"], detected["status"]) == ("auto", "failed")
+    assert detected["error"] == "the speech is Italian (it), and the media already has a subtitle track in 'it'"
+    assert [(t["languageCode"], t["status"]) for t in media["tracks"] if t["type"] == "subtitle"] == [
+        ("auto", "failed"), ("it", "available")]
+
+
 def test_bad_requests_and_media_without_speech_get_clear_answers(
     api: httpx.Client, server: Server, file_server: str, speech_clips: Path
 ) -> None:
@@ -234,9 +253,8 @@ def test_bad_requests_and_media_without_speech_get_clear_answers(
     assert api.post("/on-demand/upload", json=upload).status_code == 201
     upload["pushMediaSettings"]["subtitles"] = {"languageCode": "xx"}
     assert invalid_fields(api.post("/on-demand/upload", json=upload)) == ["pushMediaSettings.subtitles.languageCode"]
-    refused = error_of(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public",
-                                                   "moderation": {"type": "video"}}), 400)
-    assert refused["message"] == "Unsupported option" and "'video'" in refused["description"]
+    assert invalid_fields(api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public",
+                                                      "moderation": {"type": "nudity"}})) == ["moderation.type"]
 
 
 def test_named_entities_and_moderation_of_what_is_said(
@@ -251,9 +269,7 @@ def test_named_entities_and_moderation_of_what_is_said(
     created = create_media(api, f"{file_server}/{clip}", namedEntities=True)
     media_id = created["id"]
     assert api.get(f"/on-demand/{media_id}").json()["data"]["namedEntities"] == {"status": "preparing"}
-    with pytest.raises(errors.FastpixDefaultError, match="only 'audio'"):  # frames are not scored yet
-        fp.in_video_ai_features.update_media_moderation(media_id=media_id, moderation={"type": "av"})
-    toggled = fp.in_video_ai_features.update_media_moderation(media_id=media_id, moderation={"type": "audio"}).data
+    toggled = fp.in_video_ai_features.update_media_moderation(media_id=media_id, moderation={"type": "av"}).data
     assert (toggled.media_id, toggled.is_moderation_enabled) == (media_id, True)
 
     media = wait_for(api, media_id, lambda m: m["status"] == "Ready" and all(
@@ -263,12 +279,20 @@ def test_named_entities_and_moderation_of_what_is_said(
                                              ("Microsoft", "ORG", (2.5, 4.2))]:
         start, end = found[(name, kind)]
         assert said_by - 0.5 <= start < end <= said_from + 0.5, (name, start, end)
+    # av: the test pattern is safe to look at, the last sentence swears
     moderation = media["moderation"]["data"]
-    assert moderation["type"] == "audio" and 0 < moderation["scores"]["profanity"] < 1
-    [flag] = moderation["flagged"]
-    assert flag["category"] == "profanity" and "bullshit" in flag["text"] and flag["start"] > 5.0
+    assert moderation["type"] == "av" and moderation["frames"] >= 5 and moderation["interval"] == 2.0
+    assert moderation["scores"]["nudity"] < 0.1 and moderation["scores"]["hate"] == moderation["scores"]["threats"] == 0
+    [flag] = moderation["flagged"]  # Whisper may run the sentences together, so the profanity share is not pinned
+    assert moderation["scores"]["profanity"] > 0
+    assert flag["category"] == "profanity" and "bullshit" in flag["text"] and flag["end"] > 8.0
     events = [event.type for event in webhook_events(server) if event.object_id == media_id]
     assert {"video.mediaAI.named-entities.ready", "video.mediaAI.moderation.ready"} <= set(events)
+
+    # another type redoes it: audio alone scores no frames
+    fp.in_video_ai_features.update_media_moderation(media_id=media_id, moderation={"type": "audio"})
+    media = wait_for(api, media_id, lambda m: m["moderation"].get("data", {}).get("type") == "audio")
+    assert set(media["moderation"]["data"]["scores"]) == {"profanity", "hate", "threats"}
 
     # off drops the record; on again makes it again from the stored transcript
     off = fp.in_video_ai_features.update_media_named_entities(media_id=media_id, named_entities=False).data
@@ -278,3 +302,28 @@ def test_named_entities_and_moderation_of_what_is_said(
         .is_generated_named_entities is True
     media = wait_for(api, media_id, lambda m: m["namedEntities"]["status"] == "ready", timeout=60)
     assert {(e["text"], e["type"]) for e in media["namedEntities"]["data"]["entities"]} == set(found)
+
+
+@IN_ONE_PASS  # scoring frames does not touch the database beyond what the other tests here cover in both passes
+def test_video_moderation_flags_when_it_is_shown(api: httpx.Client, server: Server, file_server: str,
+                                                 speech_clips: Path) -> None:
+    """4 s of test pattern, then 4 s of tests/data/moderation_flagged.png (abstract blobs the model takes for nudity),
+    asked for at create time; and a media with no picture, whose `video` moderation fails saying why."""
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=5:duration=4", "-loop", "1", "-framerate", "5",
+                "-t", "4", "-i", str(FLAGGED), "-filter_complex", "[1]scale=320:180,setsar=1[b];[0][b]concat=n=2",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10",
+                str(speech_clips / "flagged.mp4")], timeout=60)
+    assert api.post("/webhooks", json={"url": f"{file_server}/moderation-hook"}).status_code == 201
+    shown = create_media(api, f"{file_server}/flagged.mp4", moderation={"type": "video"})["id"]
+    heard = create_media(api, f"{file_server}/speech.ogg", moderation={"type": "video"})["id"]
+
+    media = wait_for(api, shown, lambda m: m.get("moderation", {}).get("status") == "ready", timeout=60)
+    moderation = media["moderation"]["data"]
+    assert moderation["type"] == "video" and moderation["frames"] == 4 and moderation["scores"]["nudity"] > 0.5
+    [flag] = moderation["flagged"]
+    assert (flag["category"], flag["start"], flag["end"]) == ("nudity", 4.0, 8.0) and flag["score"] > 0.5
+    assert "video.mediaAI.moderation.ready" in {e.type for e in webhook_events(server) if e.object_id == shown}
+
+    media = wait_for(api, heard, lambda m: m.get("moderation", {}).get("status") == "failed", timeout=60)
+    assert media["moderation"]["error"] == (
+        "the media has no video to moderate; ask for 'audio' moderation instead of 'video'")

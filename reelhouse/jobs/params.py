@@ -26,6 +26,7 @@ class Mp4Params(Params):
 
 class InsightParams(Params):
     length: int | None = None  # summaryLength in words; none for chapters
+    moderation: str | None = None  # the moderation type (video | audio | av); none for the other insights
 
 
 PARAMS: dict[JobKind, type[Params]] = {

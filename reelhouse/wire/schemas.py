@@ -130,13 +130,7 @@ class SummaryOption(Wire):
 
 
 class ModerationOption(Wire):
-    type: Literal["video", "audio", "av"]
-
-    def unsupported(self) -> str | None:
-        """Only speech is moderated so far; scoring video frames is not built, and is refused rather than skipped."""
-        if self.type != "audio":
-            return f"moderation of type {self.type!r} is not supported by this server yet: only 'audio' is"
-        return None
+    type: Literal["video", "audio", "av"]  # what is shown, what is said, or both
 
 
 Percent = Annotated[str, StringConstraints(pattern=r"^(100|[0-9]{1,2})(\.[0-9]+)?%$")]  # "25%", "12.5%"
@@ -275,8 +269,6 @@ class MediaSettings(Wire):
         """Features a client may ask for that this server does not perform yet: refused rather than ignored."""
         if self.access_policy == "drm":
             return "DRM playback is not supported by this server"
-        if self.moderation is not None:
-            return self.moderation.unsupported()
         return None
 
     def trim(self) -> tuple[float | None, float | None]:
