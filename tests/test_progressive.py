@@ -31,6 +31,7 @@ from tests.clips import make_clip
 from tests.conftest import IN_ONE_PASS, ON_POSTGRES, fresh_postgres, server_settings, wait_for
 
 MPEG2 = {"vcodec": "mpeg2video", "acodec": "mp2"}  # not playable as it is: encoded into the whole ladder
+VTT = "WEBVTT\n\n00:00.500 --> 00:02.000\nFirst words\n\n00:04.000 --> 00:04.800\nLast words\n"
 
 WRAPPER = """#!{python}
 import os, subprocess, sys, time
@@ -110,11 +111,15 @@ def wapi(wrapped) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def create(wapi, file_server, clips):
-    def make(name: str, **options) -> dict:
+    def make(name: str, *, subtitles: str | None = None, **options) -> dict:
         if not (clips / name).exists():
             make_clip(clips / name, **options)
-        response = wapi.post("/on-demand", json={"inputs": [{"type": "video", "url": f"{file_server}/{name}"}],
-                                                 "accessPolicy": "public"})
+        inputs = [{"type": "video", "url": f"{file_server}/{name}"}]
+        if subtitles is not None:
+            (clips / f"{name}.vtt").write_text(subtitles)
+            inputs.append({"type": "subtitle", "url": f"{file_server}/{name}.vtt", "languageCode": "en",
+                           "languageName": "English"})
+        response = wapi.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public"})
         assert response.status_code == 201, response.text
         return response.json()["data"]
 
@@ -152,12 +157,12 @@ class Viewer:
             assert listed[:len(before)] == before, "a playlist may only grow"
             assert listed, "a listed rendition has a segment"
             self.seen[uri] = listed
-            if playlist.is_endlist:
-                assert playlist.playlist_type == "event" and playlist.start.time_offset == 0
-            else:
+            if not playlist.is_endlist:
                 self.grew, ended = True, False
+            if "/track-" not in uri:  # added tracks are whole VOD playlists from the start
+                assert playlist.playlist_type == "event" and playlist.start.time_offset == 0
             folder = url.rsplit("/", 1)[0]
-            for name in [playlist.segment_map[0].uri, *(s for s, _ in listed)]:
+            for name in [*(m.uri for m in playlist.segment_map), *(s for s, _ in listed)]:
                 got = httpx.get(f"{folder}/{name}")
                 assert got.status_code == 200, f"{folder}/{name} is listed but not served"
                 self.fetched.add(f"{folder}/{name}")
@@ -176,13 +181,20 @@ def test_a_growing_ladder_is_always_playable_and_ends_as_a_whole_vod(wrapped, wa
     server, _ = wrapped
     encodes.slow()
     try:
-        created = create("progressive.ts", seconds=5, width=640, height=480, **MPEG2)
+        created = create("progressive.ts", seconds=5, width=640, height=480, subtitles=VTT, **MPEG2)
         media = _status(wapi, created["id"], ("Ready", "Failed"))
         assert media["status"] == "Ready", media.get("error")
         viewer = Viewer(server.url, created["playbackIds"][0]["id"])
         deadline = time.monotonic() + 60
         while not viewer.sample():
+            # the subtitles follow the video's segments: they wait for the finished timeline
+            track = next(t for t in wapi.get(f"/on-demand/{created['id']}").json()["data"]["tracks"]
+                         if t["type"] == "subtitle")
+            with server.runtime.db.read() as session:
+                growing = not all(r.complete for r in session.get(Media, created["id"]).renditions)
+            assert not (growing and track["status"] != "preparing")
             assert time.monotonic() < deadline
+            time.sleep(0.2)  # the server shares this process: leave it the CPU to encode and publish
     finally:
         encodes.slow(False)
     assert viewer.grew, "at real-time speed the media is Ready well before its encode ends"
@@ -196,7 +208,12 @@ def test_a_growing_ladder_is_always_playable_and_ends_as_a_whole_vod(wrapped, wa
     with server.runtime.db.read() as session:
         rows = session.scalars(select(Rendition).where(Rendition.media_id == created["id"])).all()
         assert all(r.complete and abs(r.duration - 5) < 0.1 and r.bandwidth >= r.average_bandwidth > 0 for r in rows)
-    for uri in viewer.seen:
+    wait_for(wapi, created["id"], lambda m: all(t["status"] == "available" for t in m["tracks"]))
+    subtitles = Viewer(server.url, created["playbackIds"][0]["id"])
+    assert subtitles.sample()
+    cues = next(listed for uri, listed in subtitles.seen.items() if uri.split("/")[1].startswith("track-"))
+    assert [round(d, 2) for _, d in cues] == durations[0]
+    for uri in [uri for uri in viewer.seen if "/track-" not in uri]:
         kind = "audio" if "/audio/" in uri else "video"
         times = decoded(f"{server.url}/stream/{uri}", kind)
         gaps = [b - a for a, b in zip(times, times[1:])]

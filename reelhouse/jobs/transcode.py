@@ -70,6 +70,7 @@ class Stored:
     sizes: list[int] = field(default_factory=list)
     listed: int = -1  # segments the stored playlist lists
     target: int = 0  # its EXT-X-TARGETDURATION, fixed at the first store
+    read: tuple[int, int] = (0, 0)  # (mtime, size) of ffmpeg's playlist when last read: unchanged, not read again
 
 
 class Publisher:
@@ -119,12 +120,15 @@ class Publisher:
 
     def _store_segments(self, output: Output) -> bool:
         """Stores the segments ffmpeg's playlist newly lists (it lists one only once it is written); True if any."""
-        folder = self.out / output.name
+        folder, stored = self.out / output.name, self.stored[output.name]
         try:
+            seen = (folder / "index.m3u8").stat()
+            if (seen.st_mtime_ns, seen.st_size) == stored.read:
+                return False
             playlist = hls.parse_media_playlist((folder / "index.m3u8").read_text())
         except FileNotFoundError:
             return False
-        stored = self.stored[output.name]
+        stored.read = (seen.st_mtime_ns, seen.st_size)
         new = []
         for uri, duration in playlist.segments[len(stored.segments):]:
             if not SEGMENT_FILE.match(uri) or not (folder / uri).is_file():
@@ -256,8 +260,10 @@ def run_playable(ctx: JobContext[Params]) -> None:
         info = ctx.probe(source)
         video, audio = info.video, info.audio
         outputs: list[Output] = []
-        gap = max_keyframe_gap(source, video.index) if video is not None else None
-        copy = video is not None and can_copy(info, media.max_resolution, gap)
+        gap, copy = None, False
+        if video is not None and can_copy(info, media.max_resolution, 0.0):  # then the spacing, read from every packet
+            gap = max_keyframe_gap(source, video.index)
+            copy = can_copy(info, media.max_resolution, gap)
         if audio is not None:
             copied = hls.audio_codec_args(audio, media.optimize_audio) == ["-c:a", "copy"]
             seconds = SEGMENT_SECONDS if copy else hls.AUDIO_SEGMENT_SECONDS
