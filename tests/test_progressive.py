@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import httpx
@@ -25,8 +26,11 @@ from reelhouse.db.models import Job, Media, Rendition, WebhookEvent
 from reelhouse.jobs.queue import enqueue
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import find_ffmpeg
+from reelhouse.playback.images import _frame_source
 from reelhouse.storage.keys import rendition_prefix
+from reelhouse.storage.memory import MemoryStorage
 from reelhouse.testing import Server, free_port, make_token, start_server
+from reelhouse.wire.errors import ApiError
 from tests.clips import make_clip
 from tests.conftest import IN_ONE_PASS, ON_POSTGRES, fresh_postgres, server_settings, wait_for
 
@@ -334,3 +338,17 @@ def test_a_truncated_source_plays_what_it_has_or_fails_saying_why(wrapped, wapi,
     video = next(uri for uri in viewer.seen if "/audio/" not in uri)
     times = decoded(f"{server.url}/stream/{video}", "video")
     assert 2 < times[-1] < 4.5 and max(b - a for a, b in zip(times, times[1:])) < 0.05
+
+
+# ---------------------------------------------------------------- thumbnails while the encode runs
+
+
+def test_a_thumbnail_past_what_is_encoded_is_a_503_to_retry_when_frames_come_from_renditions(tmp_path):
+    storage = MemoryStorage()  # like S3: the original is not on this disk, frames come from a segment
+    media = Media(id="m1", renditions=[Rendition(name="v240", type="video", width=320, height=240, bandwidth=1,
+                                                 codecs="avc1.640015", average_bandwidth=1, complete=False)])
+    growing = hls.event_playlist("init.mp4", [("seg_00000.m4s", 1.0), ("seg_00001.m4s", 3.0)], 4, ended=False)
+    storage.write(f"{rendition_prefix('m1', 'v240')}/index.m3u8", [growing.encode()])
+    with pytest.raises(ApiError) as refused:
+        _frame_source(SimpleNamespace(storage=storage), media, 4.5, tmp_path)
+    assert refused.value.status == 503 and refused.value.headers["Retry-After"]
