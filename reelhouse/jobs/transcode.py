@@ -3,7 +3,7 @@ stream copy leaves out.
 
 `transcode` repackages standard input by stream copy (seconds for an hour, no re-encoding); anything else it
 encodes into the whole ladder and the audio rendition in one ffmpeg process that decodes the source once, with
-keyframes at 0, 1 s and then every 4 s on every rung. Either way it publishes progressively: a `Publisher` follows
+keyframes at 0, 0.5 s and then every 4 s on every rung. Either way it publishes progressively: a `Publisher` follows
 ffmpeg's event playlists, stores each finished segment and then a growing EVENT playlist that lists stored
 segments only, and the media turns Ready as soon as every rendition has its first segment. When ffmpeg ends, the
 playlists get EXT-X-ENDLIST and the rows their real bandwidth and duration, and what needs the whole timeline

@@ -21,10 +21,11 @@ SUBTITLE_GROUP = "subs"
 # What a closed-caption (SDH) subtitle rendition carries, so players offer it to viewers who asked for captions.
 CLOSED_CAPTIONS = "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
 AAC_PROFILES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
-# An encoded rendition's first segment is short, so the media plays as soon as one second of every rung exists;
-# the encoded audio is cut every two seconds for the same reason (the HLS muxer cuts audio at fixed intervals only).
-FIRST_SEGMENT_SECONDS = 1
-AUDIO_SEGMENT_SECONDS = 2
+# An encoded rendition's first segment is short, so the media plays as soon as half a second of every rung exists
+# (x264's lookahead makes the wait longer than that); the encoded audio is cut every second for the same reason: the
+# HLS muxer cuts audio at fixed intervals only, and longer ones made the audio the last to get its first segment.
+FIRST_SEGMENT_SECONDS = 0.5
+AUDIO_SEGMENT_SECONDS = 1
 
 
 # ---------------------------------------------------------------- ffmpeg command lines
