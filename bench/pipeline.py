@@ -1,6 +1,6 @@
 """Pipeline benchmark: upload complete → Ready, and the full ladder, against hand-written ffmpeg.
 
-Run:  .venv/bin/python bench/pipeline.py [--seconds 60] [--short] [--codecs h264,mpeg2,vp9,hevc]
+Run:  .venv/bin/python bench/pipeline.py [--seconds 60] [--short] [--codecs h264,mpeg2,vp9,hevc] [--rounds 3]
 
 For each 720p30 source — H.264/AAC (played by stream copy, then the smaller rungs), and MPEG-2/MP2, VP9/Opus and
 HEVC/AAC (encoded into the whole ladder in one process, published while it runs) — it uploads the file to a
@@ -10,7 +10,8 @@ reelhouse server started in this process and measures, from the moment the uploa
 In the same run, just before, it times the commands a person would write by hand with the same ffmpeg:
   * one command packaging the source into a single HLS rendition;
   * one command producing the same ladder (same rungs, same x264 settings, 4 s segments) in one process.
-`--short` uses 15 s sources (a run of a minute or two).
+`--short` uses 15 s sources (a run of a minute or two on a quiet machine); `--rounds N` alternates baseline and
+reelhouse N times per source and reports medians, for a machine that is not quiet.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,6 +132,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--short", action="store_true", help="15 s sources")
     parser.add_argument("--codecs", default="h264,mpeg2", help=f"comma-separated, of {','.join(SOURCES)}")
+    parser.add_argument("--rounds", type=int, default=1, help="baseline and reelhouse alternate this often; medians")
     args = parser.parse_args()
     seconds = 15 if args.short else args.seconds
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,8 +144,11 @@ def main() -> None:
         results = []
         try:
             for label, (source, copy) in sources.items():
-                single, ladder = hand_written(source, folder / f"by_hand_{source.stem}", copy=copy)
-                ready, full = through_reelhouse(server, auth, source, rungs=3)
+                runs = []
+                for n in range(args.rounds):
+                    by_hand = hand_written(source, folder / f"by_hand_{source.stem}_{n}", copy=copy)
+                    runs.append((*by_hand, *through_reelhouse(server, auth, source, rungs=3)))
+                single, ladder, ready, full = (statistics.median(column) for column in zip(*runs, strict=True))
                 results.append({"source": label + (" (copy)" if copy else " (encode)"), "ready_s": round(ready, 2),
                                 "baseline_single_s": round(single, 2), "ladder_s": round(full, 2),
                                 "baseline_ladder_s": round(ladder, 2), "ladder_ratio": round(full / ladder, 3)})
