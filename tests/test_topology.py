@@ -246,8 +246,9 @@ def test_the_scaled_topology_runs_the_embedded_flows(topology: Topology, sources
             victim.popen.wait(10)
             assert topology.job(long[1], "transcode").status == "running"  # killed in the middle
             finished = wait_for(api, long[1], lambda m: m["status"] in ("Ready", "Failed"), timeout=90)
-            assert finished["status"] == "Ready"
-            job = topology.job(long[1], "transcode")
+            assert finished["status"] == "Ready"  # it plays while the survivor still encodes: wait for the end
+            job = poll(lambda: (j := topology.job(long[1], "transcode")).status in ("done", "failed") and j, "the re-encode",
+                       timeout=90)
             assert (job.status, job.attempts) == ("done", 2)
             survivor = next(w for w in workers if w is not victim)
             assert started_by([survivor], transcode.id)() is survivor

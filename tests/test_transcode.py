@@ -80,15 +80,18 @@ def test_only_standard_input_is_stream_copied(stream, max_resolution, gap, expec
 
 def test_the_ladder_is_one_ffmpeg_process_decoding_once(tmp_path: Path):
     rungs = ladder(video_stream(1280, 720), "1080p")
-    args = hls.encode_command(Path("in.mp4"), tmp_path, rungs, None, False, hls.every_segment())
+    args = hls.encode_command(Path("in.mp4"), tmp_path, rungs, None, False, hls.every_segment(), cut=0.5)
     assert args.count("-i") == 1
     graph = args[args.index("-filter_complex") + 1]
     assert "split=3" in graph and graph.count("scale=") == 3
     assert args.count("libx264") == 3
-    assert args.count("-force_key_frames") == 3 and "expr:gte(t,n_forced*4)" in args
+    # keyframes at 0, 0.5 s, then every 4 s, on every rung; each starts a segment (hls_time 0.5), in event playlists
+    keyframes = "expr:if(eq(n_forced,1),gte(t,0.5),gte(t,4*(n_forced-1)))"
+    assert args.count("-force_key_frames") == 3 and args.count(keyframes) == 3
     assert args.count("-sc_threshold") == 3
     for rung in rungs:
-        assert str(tmp_path / rung.name / "index.m3u8") in args
+        at = args.index(str(tmp_path / rung.name / "index.m3u8"))
+        assert args[at - 10:at - 6] == ["-hls_time", "0.5", "-hls_playlist_type", "event"]
     assert "fmp4" in args and "-an" not in args
 
 

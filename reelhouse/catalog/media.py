@@ -21,12 +21,26 @@ from reelhouse.wire.schemas import AUTO_SUBTITLE_LANGUAGES, AccessRestrictions, 
 OPTION_FIELDS = ("subtitles", "summary", "chapters", "named_entities", "moderation")
 OnReady = Callable[[Session, Media], None]
 _on_ready: list[OnReady] = []
+_on_encoded: list[OnReady] = []
 
 
 def on_ready(rule: OnReady) -> OnReady:
-    """Registers what a media owes once it turns Ready (in the transaction that makes it Ready)."""
+    """Registers what a media owes once it turns Ready (in the transaction that makes it Ready). It may still be
+    encoding then: what needs its whole timeline registers with `on_encoded` instead."""
     _on_ready.append(rule)
     return rule
+
+
+def on_encoded(rule: OnReady) -> OnReady:
+    """Registers what waits for the media's finished timeline (in the transaction that publishes its last segment)."""
+    _on_encoded.append(rule)
+    return rule
+
+
+def encoded(media: Media) -> bool:
+    """Ready and its encode ended: every segment boundary, which added tracks follow, is final."""
+    own = [r for r in media.renditions if r.track_id is None]
+    return media.status == MediaStatus.READY and bool(own) and all(r.complete for r in own)
 
 
 def refuse_unsupported(settings: MediaSettings, reason: str | None = None) -> None:
@@ -152,14 +166,21 @@ def set_status(db: Database, media_id: str, status: MediaStatus) -> None:
 
 
 def mark_ready(session: Session, media: Media) -> None:
-    """The media plays: the rest of its ladder is queued, `video.media.ready` announced, and everything that waited
-    for a timeline (tracks, downloads, insights) follows, all in the caller's transaction."""
+    """The media plays: `video.media.ready` is announced and what waited for it (downloads, insights) follows, in the
+    caller's transaction."""
     media.status = MediaStatus.READY
     media.error = None
-    enqueue(session, JobKind.LADDER, media)
     session.flush()
     emit_media(session, "video.media.ready", media)
     for rule in _on_ready:
+        rule(session, media)
+
+
+def mark_encoded(session: Session, media: Media) -> None:
+    """Its encode ended (see `encoded`): what waited for the whole timeline (tracks) follows, in the caller's
+    transaction."""
+    session.flush()
+    for rule in _on_encoded:
         rule(session, media)
 
 

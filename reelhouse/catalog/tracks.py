@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from reelhouse.ai import models, speech
-from reelhouse.catalog.media import on_ready
+from reelhouse.catalog.media import encoded, on_encoded
 from reelhouse.db.enums import JobKind, MediaStatus, TrackStatus
 from reelhouse.db.models import Media, Rendition, Track
 from reelhouse.jobs.params import TrackParams
@@ -60,9 +60,9 @@ def enqueue_track(session: Session, media: Media, track: Track) -> None:
     enqueue(session, kind, media, TrackParams(track=track.id, revision=track.revision))
 
 
-@on_ready
+@on_encoded
 def _make_waiting_tracks(session: Session, media: Media) -> None:
-    """Tracks added before the media was playable are made now that there is a timeline to align them to."""
+    """Tracks added before the media's encode ended are made now that its timeline is final."""
     for track in media.tracks:
         if track.status == TrackStatus.PREPARING:
             enqueue_track(session, media, track)
@@ -85,7 +85,7 @@ def _refuse_duplicate(media: Media, track_type: str, language_code: str, track: 
 
 
 def _add(session: Session, media: Media, track: Track) -> Track:
-    """Adds a `preparing` track in the caller's transaction: made at once if the media plays, else when it does."""
+    """Adds a `preparing` track in the caller's transaction: made at once if the media's encode ended, else then."""
     if media.status == MediaStatus.FAILED:
         raise ApiError(400, "Media failed", "Tracks cannot be added to a media that failed to process.")
     _refuse_duplicate(media, track.type, track.language_code or "")
@@ -93,7 +93,7 @@ def _add(session: Session, media: Media, track: Track) -> Track:
     track.position = max((t.position for t in media.tracks), default=0) + 1
     media.tracks.append(track)
     session.flush()
-    if media.status == MediaStatus.READY:
+    if encoded(media):
         enqueue_track(session, media, track)
     emit_media(session, "video.media.track.created", media)
     return track
@@ -143,7 +143,7 @@ def update_track(session: Session, media: Media, track_id: str, request: UpdateT
     if request.url is not None:
         track.url, track.revision, track.error = request.url, track.revision + 1, None
         track.status = TrackStatus.PREPARING
-        if media.status == MediaStatus.READY:
+        if encoded(media):
             enqueue_track(session, media, track)
     session.flush()
     emit_media(session, "video.media.track.updated", media)

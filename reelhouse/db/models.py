@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -234,8 +235,9 @@ class Insight(Base):
 
 
 class Rendition(Base):
-    """A playable HLS rendition under `media/<id>/hls/<name>/`. A row exists only once every file of it is
-    published, and the master playlist is built from these rows, so it never names a missing segment."""
+    """A playable HLS rendition under `media/<id>/hls/<name>/`. A row exists only once its init segment and first
+    media segment are stored, and its stored playlist only ever lists stored segments, so players never ask for a
+    missing one. While its encode runs the playlist grows (`complete` False); then it is final, with EXT-X-ENDLIST."""
 
     __tablename__ = "renditions"
 
@@ -249,7 +251,8 @@ class Rendition(Base):
     width: Mapped[int | None]
     height: Mapped[int | None]
     frame_rate: Mapped[float | None] = mapped_column(Float)
-    duration: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)  # of the segments stored so far while not `complete`
+    complete: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     language: Mapped[str | None] = mapped_column(String(35))
     label: Mapped[str | None] = mapped_column(String(255))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -21,6 +21,7 @@ def upload(rt: Runtime, media_id: str, name: str, folder: Path, playlist: hls.Me
 
 
 def reference_playlist(rt: Runtime, media: Media) -> hls.MediaPlaylist:
-    """The first published rendition's playlist, video before audio: the timeline every later rendition follows."""
+    """The first published rendition's playlist, video before audio: the timeline every later rendition follows.
+    Final only once the media's encode ended (`catalog.media.encoded`), which is when the steps that call this run."""
     first = min(media.renditions, key=lambda r: r.type != "video")
     return hls.parse_media_playlist(rt.storage.read(f"{rendition_prefix(media.id, first.name)}/index.m3u8").decode())

@@ -21,17 +21,24 @@ SUBTITLE_GROUP = "subs"
 # What a closed-caption (SDH) subtitle rendition carries, so players offer it to viewers who asked for captions.
 CLOSED_CAPTIONS = "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
 AAC_PROFILES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
+# An encoded rendition's first segment is short, so the media plays as soon as half a second of every rung exists
+# (x264's lookahead makes the wait longer than that); the encoded audio is cut every second for the same reason: the
+# HLS muxer cuts audio at fixed intervals only, and longer ones made the audio the last to get its first segment.
+FIRST_SEGMENT_SECONDS = 0.5
+AUDIO_SEGMENT_SECONDS = 1
 
 
 # ---------------------------------------------------------------- ffmpeg command lines
 
 
-def hls_output(folder: Path) -> list[str]:
-    """One VOD rendition: fMP4 segments of SEGMENT_SECONDS, init.mp4 and index.m3u8 in `folder`."""
+def hls_output(folder: Path, seconds: float = SEGMENT_SECONDS, playlist_type: str = "vod") -> list[str]:
+    """One rendition: fMP4 segments, init.mp4 and index.m3u8 in `folder`. A video segment ends at the first keyframe
+    at or after each multiple of `seconds`. An `event` playlist is rewritten (atomically) as each segment is
+    finished, so a publisher can follow the encode."""
     return [
         "-f", "hls",
-        "-hls_time", str(SEGMENT_SECONDS),
-        "-hls_playlist_type", "vod",
+        "-hls_time", str(seconds),
+        "-hls_playlist_type", playlist_type,
         "-hls_segment_type", "fmp4",
         "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", str(folder / "seg_%05d.m4s"),
@@ -62,7 +69,8 @@ def x264_args(rung: Rung, keyframes: str) -> list[str]:
 
 
 def every_segment() -> str:
-    return f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"
+    """Keyframes at 0, at FIRST_SEGMENT_SECONDS, then every SEGMENT_SECONDS: the same instants on every rung."""
+    return f"expr:if(eq(n_forced,1),gte(t,{FIRST_SEGMENT_SECONDS}),gte(t,{SEGMENT_SECONDS}*(n_forced-1)))"
 
 
 def at_times(starts: list[float]) -> str:
@@ -71,19 +79,24 @@ def at_times(starts: list[float]) -> str:
 
 
 def copy_command(source: Path, out: Path, rung: Rung | None, audio: StreamInfo | None, optimize_audio: bool) -> list[str]:
-    """Repackages the source's own H.264 (and AAC) without re-encoding: I/O-bound, seconds for an hour."""
+    """Repackages the source's own H.264 (and AAC) without re-encoding: I/O-bound, seconds for an hour. Event
+    playlists, so it is published while it runs."""
     args = ["-y", "-i", str(source)]
     if rung is not None:
-        args += ["-map", "0:v:0", "-c:v", "copy", *hls_output(out / rung.name)]
+        args += ["-map", "0:v:0", "-c:v", "copy", *hls_output(out / rung.name, playlist_type="event")]
     if audio is not None:
-        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio), *hls_output(out / AUDIO_FOLDER)]
+        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio),
+                 *hls_output(out / AUDIO_FOLDER, playlist_type="event")]
     return args
 
 
 def encode_command(
-    source: Path, out: Path, rungs: list[Rung], audio: StreamInfo | None, optimize_audio: bool, keyframes: str
+    source: Path, out: Path, rungs: list[Rung], audio: StreamInfo | None, optimize_audio: bool, keyframes: str,
+    *, cut: float = SEGMENT_SECONDS,
 ) -> list[str]:
-    """Decodes once and encodes every rung (and the audio rendition, when given) in one ffmpeg process."""
+    """Decodes once and encodes every rung (and the audio rendition, when given) in one ffmpeg process, with event
+    playlists so it is published while it runs. `cut` no longer than the gap between forced keyframes (as for
+    `every_segment`'s FIRST_SEGMENT_SECONDS) starts a segment at every one of them, on every rung alike."""
     args = ["-y", "-i", str(source)]
     if rungs:
         fps = rungs[0].fps
@@ -93,9 +106,10 @@ def encode_command(
         chains += [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1{labels[i]}" for i, r in enumerate(rungs)]
         args += ["-filter_complex", ";".join(chains)]
         for label, rung in zip(labels, rungs, strict=True):
-            args += ["-map", label, *x264_args(rung, keyframes), *hls_output(out / rung.name)]
+            args += ["-map", label, *x264_args(rung, keyframes), *hls_output(out / rung.name, cut, "event")]
     if audio is not None:
-        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio), *hls_output(out / AUDIO_FOLDER)]
+        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio),
+                 *hls_output(out / AUDIO_FOLDER, AUDIO_SEGMENT_SECONDS, "event")]
     return args
 
 
@@ -121,6 +135,25 @@ def vod_playlist(segments: list[tuple[str, float]]) -> str:
     for uri, duration in segments:
         lines += [f"#EXTINF:{duration:.6f},", uri]
     return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
+
+
+def event_playlist(init: str | None, segments: list[tuple[str, float]], target: int, *, ended: bool) -> str:
+    """What players are given of a rendition being published: stored segments only, played from the beginning
+    (EXT-X-START), in an EVENT playlist that only ever grows; EXT-X-ENDLIST once the encode ended, the one other
+    change RFC 8216 (6.2.1) allows, after which players treat it as VOD."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-START:TIME-OFFSET=0"]
+    if init:
+        lines.append(f'#EXT-X-MAP:URI="{init}"')
+    for uri, duration in segments:
+        lines += [f"#EXTINF:{duration:.6f},", uri]
+    return "\n".join([*lines, *(["#EXT-X-ENDLIST"] if ended else [])]) + "\n"
+
+
+def target_duration(longest: float) -> int:
+    """EXT-X-TARGETDURATION for segments up to `longest` seconds: each EXTINF rounded to the nearest integer must
+    not exceed it, and it may not change while the playlist grows, so it comes from a bound known in advance."""
+    return max(1, math.floor(longest + 0.5))
 
 
 # ---------------------------------------------------------------- reading what ffmpeg wrote
@@ -159,9 +192,13 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
 
 def bandwidth(folder: Path, playlist: MediaPlaylist) -> tuple[int, int]:
     """(peak, average) bits per second over the segments, as BANDWIDTH and AVERAGE-BANDWIDTH need."""
-    sizes = [(folder / uri).stat().st_size for uri, _ in playlist.segments]
-    peak = max((size * 8 / max(d, 0.001) for size, (_, d) in zip(sizes, playlist.segments, strict=True)), default=0)
-    average = sum(sizes) * 8 / max(playlist.duration, 0.001)
+    return rates([((folder / uri).stat().st_size, d) for uri, d in playlist.segments])
+
+
+def rates(segments: list[tuple[int, float]]) -> tuple[int, int]:
+    """(peak, average) bits per second of segments given as (bytes, seconds)."""
+    peak = max((size * 8 / max(d, 0.001) for size, d in segments), default=0)
+    average = sum(size for size, _ in segments) * 8 / max(sum(d for _, d in segments), 0.001)
     return int(peak), int(average)
 
 

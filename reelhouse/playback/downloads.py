@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from reelhouse.ai.chapters import Chapter, chapters_webvtt
-from reelhouse.db.enums import DownloadStatus, InsightKind, InsightStatus
+from reelhouse.db.enums import DownloadStatus, InsightKind, InsightStatus, MediaStatus
 from reelhouse.db.models import Download, Insight
 from reelhouse.media import mp4
 from reelhouse.playback.access import authorize, not_found
@@ -68,9 +68,12 @@ def chapters(playback_id: str, request: Request) -> Response:
 
 
 def _rendition(request: Request, playback_id: str, kind: mp4.Kind) -> Response:
-    """404 until the rendition's job has recorded it ready, and again once `mp4Support` no longer asks for it."""
+    """404 until the rendition's job has recorded it ready, again once `mp4Support` no longer asks for it, and once
+    the media failed (its encode may break after Ready)."""
     rt: Runtime = request.app.state.runtime
     grant = authorize(rt, playback_id, request)
+    if grant.media.status != MediaStatus.READY:
+        raise not_found()
     with rt.db.read() as session:
         ready = session.scalar(
             select(Download.id).where(

@@ -132,7 +132,8 @@ def _frame_source(rt: Runtime, media: Media, time: float, scratch: Path) -> tupl
     """The file ffmpeg reads the frame at `time` from, and the frame's time in it. The original is read in place
     when the backend keeps it on this disk. Otherwise the original could be gigabytes away in an object store, so
     the frame comes from the sharpest video rendition: the one segment holding `time`, behind its init segment
-    in scratch, a few megabytes."""
+    in scratch, a few megabytes; while that rendition is still being encoded, a time past its stored segments is a
+    503 to retry."""
     original = rt.storage.local_path(original_key(media.id))
     if original is not None:
         if not original.is_file():
@@ -144,6 +145,9 @@ def _frame_source(rt: Runtime, media: Media, time: float, scratch: Path) -> tupl
     best = max(videos, key=lambda r: ((r.width or 0) * (r.height or 0), r.bandwidth))
     prefix = rendition_prefix(media.id, best.name)
     playlist = hls.parse_media_playlist(rt.storage.read(f"{prefix}/index.m3u8").decode())
+    if not best.complete and time >= playlist.duration:  # not encoded yet: the last stored frame would be wrong
+        raise ApiError(503, "Not encoded yet", "That part of the media is still being encoded; try again shortly.",
+                       headers={"Retry-After": "5"})
     uri, start = segment_at(playlist, time)
     joined = scratch / "segment.mp4"
     with joined.open("wb") as out:

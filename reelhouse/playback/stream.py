@@ -25,6 +25,7 @@ _FILE = re.compile(r"^(init\.mp4|seg_\d{5,}\.(m4s|vtt))$")
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
                  ".vtt": "text/vtt; charset=utf-8"}
 PLAYLIST_SECONDS = 5  # the master gains rungs as the ladder lands
+GROWING_SECONDS = 1  # a playlist still growing gains a segment every few seconds
 SEGMENT_SECONDS = 31_536_000  # a published segment never changes
 
 
@@ -90,7 +91,8 @@ def master_for(grant: Grant) -> str:
 
 
 def _rendition(grant: Grant, name: str) -> Rendition:
-    if not _NAME.match(name):
+    """Only a Ready media plays: one whose encode failed halfway serves nothing of what it had published."""
+    if not _NAME.match(name) or grant.media.status != MediaStatus.READY:
         raise not_found()
     rendition = next((r for r in grant.media.renditions if r.name == name), None)
     if rendition is None or not _within(rendition, grant.playback.resolution):
@@ -120,7 +122,8 @@ async def variant(playback_id: str, name: str, request: Request) -> Response:
     text = data.decode()
     if grant.token:
         text = _sign_playlist(text, grant.token)
-    return Response(text, media_type=CONTENT_TYPES[".m3u8"], headers=headers(grant, PLAYLIST_SECONDS))
+    seconds = PLAYLIST_SECONDS if rendition.complete else GROWING_SECONDS
+    return Response(text, media_type=CONTENT_TYPES[".m3u8"], headers=headers(grant, seconds))
 
 
 def _sign_playlist(text: str, token: str) -> str:
