@@ -2,10 +2,10 @@
 changing and deleting media and what hangs off it, each change with its jobs and webhook events in the caller's
 transaction. Routers parse, call these and render; steps call them to record what they made.
 
-Importing the package registers what a media owes once it turns Ready (`media.on_ready`): its tracks, downloads
-and insights each subscribe in their own module.
+Importing the package registers what a media owes once it turns Ready (`media.on_ready`): its tracks, downloads,
+insights and normalised audio each subscribe in their own module.
 """
 
-from reelhouse.catalog import downloads, insights, media, tracks, transforms
+from reelhouse.catalog import audio, downloads, insights, media, tracks, transforms
 
-__all__ = ["downloads", "insights", "media", "tracks", "transforms"]
+__all__ = ["audio", "downloads", "insights", "media", "tracks", "transforms"]

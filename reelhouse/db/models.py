@@ -235,7 +235,8 @@ class Insight(Base):
 
 class Rendition(Base):
     """A playable HLS rendition under `media/<id>/hls/<name>/`. A row exists only once every file of it is
-    published, and the master playlist is built from these rows, so it never names a missing segment."""
+    published, and the master playlist is built from these rows, so it never names a missing segment. A `replaced`
+    one is left out of the master but still served to players that loaded it before its replacement was published."""
 
     __tablename__ = "renditions"
 
@@ -255,6 +256,7 @@ class Rendition(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     characteristics: Mapped[str | None] = mapped_column(String(255))  # HLS CHARACTERISTICS, e.g. closed captions
     track_id: Mapped[str | None] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    replaced: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

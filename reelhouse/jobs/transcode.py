@@ -107,18 +107,18 @@ def run_playable(ctx: JobContext[Params]) -> None:
         video, audio = info.video, info.audio
         outputs: list[Output] = []
         if audio is not None:
-            copied = hls.audio_codec_args(audio, media.optimize_audio) == ["-c:a", "copy"]
+            copied = hls.audio_codec_args(audio) == ["-c:a", "copy"]
             outputs.append(Output(hls.AUDIO_FOLDER, "audio", audio=audio, audio_copied=copied))
         gap = max_keyframe_gap(source, video.index) if video is not None else None
         if video is not None and can_copy(info, media.max_resolution, gap):
             rung = copy_rung(video)
             outputs.append(Output(rung.name, "video", rung=rung))
-            args = hls.copy_command(source, out, rung, audio, media.optimize_audio)
+            args = hls.copy_command(source, out, rung, audio)
             work = 0.2
         else:
             rungs = ladder(video, media.max_resolution)[:1] if video is not None else []
             outputs += [Output(r.name, "video", rung=r) for r in rungs]
-            args = hls.encode_command(source, out, rungs, audio, media.optimize_audio, hls.every_segment())
+            args = hls.encode_command(source, out, rungs, audio, hls.every_segment())
             work = 1.0
         log.info("media %s: first rendition by %s", media.id, "stream copy" if work < 1 else "encoding")
         _run(ctx, args, outputs, media.duration or info.duration, work)
@@ -140,7 +140,7 @@ def run_ladder(ctx: JobContext[Params]) -> None:
             return
         keyframes = hls.at_times(_segment_starts(rt, media))
         out = ctx.scratch / "hls"
-        args = hls.encode_command(source, out, rungs, None, media.optimize_audio, keyframes)
+        args = hls.encode_command(source, out, rungs, None, keyframes)
         outputs = [Output(r.name, "video", rung=r) for r in rungs]
         _run(ctx, args, outputs, media.duration or info.duration, len(rungs))
     publish(rt, media.id, out, outputs, ready=False)
