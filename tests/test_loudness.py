@@ -88,7 +88,7 @@ def test_measuring_decodes_the_audio_alone_and_the_normalised_rendition_is_segme
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Fastpix, httpx.Client, Path]]:
     folder = tmp_path_factory.mktemp("loudness")
     make_clip(folder / "clip.mp4", seconds=3, extra=["-af", "volume=-12dB"])  # a quiet tone, to be raised
-    make_clip(folder / "opus.webm", seconds=2)
+    make_clip(folder / "tone.mp3", seconds=2)
     make_clip(folder / "silent.mp4", seconds=2, audio=False)
     with fresh_postgres() if ON_POSTGRES else contextlib.nullcontext() as database_url:
         settings = server_settings(folder / "data", database_url).model_copy(update={"workers": 0})
@@ -199,16 +199,21 @@ def test_ready_with_the_source_audio_then_the_normalised_rendition_replaces_it(r
     assert httpx.get(f"{stream}/{pid}.m3u8").text == after
 
 
-def test_a_source_that_is_not_aac_plays_as_plain_aac_first(rig):
+def test_audio_only_mp3_plays_as_plain_aac_first_then_normalised(rig):
     server, fp, api, folder = rig
-    media = _upload(fp, api, folder / "opus.webm")
+    media = _upload(fp, api, folder / "tone.mp3")
     stream, pid = f"{server.url}/stream", media["playbackIds"][0]["id"]
-    assert _audio(stream, pid)[0] == hls.AUDIO_FOLDER
+    master = m3u8.loads(httpx.get(f"{stream}/{pid}.m3u8").text)
+    assert [p.uri.split("/")[1] for p in master.playlists] == [hls.AUDIO_FOLDER]
+    original = f"{stream}/{master.playlists[0].uri}"
 
     assert _normalise(server, media["id"]).status == JobStatus.DONE
 
-    name, normalised = _audio(stream, pid)
-    assert name == hls.NORMALISED_AUDIO_FOLDER and _decode(normalised)[2] == 0
+    master = m3u8.loads(httpx.get(f"{stream}/{pid}.m3u8").text)
+    assert [p.uri.split("/")[1] for p in master.playlists] == [hls.NORMALISED_AUDIO_FOLDER]
+    samples, rate, gaps = _decode(f"{stream}/{master.playlists[0].uri}")
+    assert gaps == 0 and (samples, rate) == _decode(original)[:2]
+    assert httpx.get(original).status_code == 200
 
 
 def test_a_failed_normalisation_leaves_the_media_ready_with_its_source_audio(rig):
