@@ -20,7 +20,9 @@ from sqlalchemy import select
 
 from reelhouse.db.enums import JobKind, JobStatus
 from reelhouse.db.models import Job
+from reelhouse.jobs.loudness import check_timeline
 from reelhouse.jobs.registry import STEPS
+from reelhouse.jobs.step import PermanentError
 from reelhouse.jobs.worker import JobRunner, WorkerPool
 from reelhouse.media import hls, loudness
 from reelhouse.media.ffmpeg import run_ffmpeg
@@ -79,6 +81,15 @@ def test_measuring_decodes_the_audio_alone_and_the_normalised_rendition_is_segme
     assert "-ar" not in args  # the source's sample rate, as the original rendition has it
     assert args[-len(hls.hls_output(tmp_path)):] == hls.hls_output(tmp_path)
     assert hls.audio_codec_args(aac) == ["-c:a", "copy"]  # the playable path never normalises
+
+
+def test_a_normalised_rendition_that_does_not_line_up_is_never_published():
+    original = hls.MediaPlaylist("init.mp4", (("seg_00000.m4s", 4.016), ("seg_00001.m4s", 3.994)))
+    within_a_frame = hls.MediaPlaylist("init.mp4", (("seg_00000.m4s", 4.0), ("seg_00001.m4s", 4.01)))
+    check_timeline(original, within_a_frame)
+    for other in [(("seg_00000.m4s", 8.01),), (("seg_00000.m4s", 4.1), ("seg_00001.m4s", 3.91))]:
+        with pytest.raises(PermanentError, match="does not line up"):
+            check_timeline(original, hls.MediaPlaylist("init.mp4", other))
 
 
 # ---------------------------------------------------------------- through the official SDK, on a real server

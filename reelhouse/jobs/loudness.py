@@ -53,7 +53,7 @@ def run(ctx: JobContext[NormaliseAudioParams]) -> None:
         ctx.ffmpeg(hls.normalised_audio_command(source, folder, audio, gain), duration=timeline.duration, work=1,
                    what="normalising the audio failed")
     playlist = hls.parse_media_playlist((folder / "index.m3u8").read_text())
-    _check_timeline(timeline, playlist)
+    check_timeline(timeline, playlist)
     peak, average = hls.bandwidth(folder, playlist)
     rendition = Rendition(name=name, type="audio", codecs=hls.aac_codec(audio, copied=False), bandwidth=peak,
                           average_bandwidth=average, duration=playlist.duration, language=original.language,
@@ -62,7 +62,7 @@ def run(ctx: JobContext[NormaliseAudioParams]) -> None:
     _swap(rt, media.id, replacing, rendition)
 
 
-def _check_timeline(original: hls.MediaPlaylist, normalised: hls.MediaPlaylist) -> None:
+def check_timeline(original: hls.MediaPlaylist, normalised: hls.MediaPlaylist) -> None:
     """The normalised rendition must start and end its segments where the original does, or players that switch
     between the two (or align it with the video) would skip or repeat audio."""
     ends = [start + d for start, (_, d) in zip(original.starts(), original.segments, strict=True)]
