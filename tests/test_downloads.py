@@ -101,7 +101,7 @@ def test_mp4_support_values_name_their_renditions():
 def test_standard_h264_aac_is_copied_into_the_mp4():
     video = stream(0, "video", "h264", width=1920, height=1080)
 
-    args = mp4.mp4_command(SOURCE, DEST, video, aac(), optimize_audio=False)
+    args = mp4.mp4_command(SOURCE, DEST, video, aac(), gain=None)
 
     assert args[args.index("-i") + 1] == str(SOURCE)
     assert args[args.index("-c:v") + 1] == "copy"
@@ -126,7 +126,7 @@ def test_rotated_copy_reports_its_displayed_size():
     ],
 )
 def test_other_video_is_encoded_with_x264_capped_at_2160p(video, size):
-    args = mp4.mp4_command(SOURCE, DEST, video, stream(1, "audio", "opus", channels=6), optimize_audio=False)
+    args = mp4.mp4_command(SOURCE, DEST, video, stream(1, "audio", "opus", channels=6), gain=None)
 
     assert mp4.mp4_size(video) == size
     assert args[args.index("-c:v") + 1] == "libx264"
@@ -143,13 +143,13 @@ def test_video_only_mp4_maps_no_audio():
 
 
 def test_m4a_copies_aac_and_encodes_anything_else():
-    copied = mp4.m4a_command(SOURCE, DEST, aac(index=2), optimize_audio=False)
-    encoded = mp4.m4a_command(SOURCE, DEST, stream(1, "audio", "mp3", channels=2), optimize_audio=False)
-    normalised = mp4.m4a_command(SOURCE, DEST, aac(), optimize_audio=True)
+    copied = mp4.m4a_command(SOURCE, DEST, aac(index=2), gain=None)
+    encoded = mp4.m4a_command(SOURCE, DEST, stream(1, "audio", "mp3", channels=2), gain=None)
+    normalised = mp4.m4a_command(SOURCE, DEST, aac(), gain=-4.5)
 
     assert copied[copied.index("-map") + 1] == "0:2" and copied[copied.index("-c:a") + 1] == "copy"
     assert encoded[encoded.index("-c:a") + 1] == "aac"
-    assert normalised[normalised.index("-c:a") + 1] == "aac" and "-af" in normalised
+    assert normalised[normalised.index("-c:a") + 1] == "aac" and normalised[normalised.index("-af") + 1] == "volume=-4.50dB"
     assert copied[-3:] == ["-f", "ipod", str(DEST)] and "+faststart" in copied
 
 

@@ -130,11 +130,11 @@ def test_vod_playlist_lists_every_segment():
 
 
 def test_added_audio_is_padded_or_cut_to_the_media_and_normalised_when_asked(tmp_path: Path):
-    args = hls.track_audio_command(Path("it.mp3"), tmp_path, 9.0, optimize_audio=False)
+    args = hls.track_audio_command(Path("it.mp3"), tmp_path, 9.0, gain=None)
     assert args[args.index("-map") + 1] == "0:a:0" and args[args.index("-t") + 1] == "9.000"
     assert args[args.index("-af") + 1] == "apad=whole_dur=9.000" and args[args.index("-c:a") + 1] == "aac"
-    normalised = hls.track_audio_command(Path("it.mp3"), tmp_path, 9.0, optimize_audio=True)
-    assert normalised[normalised.index("-af") + 1] == f"{hls.LOUDNORM},apad=whole_dur=9.000"
+    normalised = hls.track_audio_command(Path("it.mp3"), tmp_path, 9.0, gain=2.0)
+    assert normalised[normalised.index("-af") + 1] == "volume=2.00dB,apad=whole_dur=9.000"
 
 
 def test_master_playlist_names_subtitle_and_audio_groups():

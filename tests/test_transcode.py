@@ -80,7 +80,7 @@ def test_only_standard_input_is_stream_copied(stream, max_resolution, gap, expec
 
 def test_the_ladder_is_one_ffmpeg_process_decoding_once(tmp_path: Path):
     rungs = ladder(video_stream(1280, 720), "1080p")
-    args = hls.encode_command(Path("in.mp4"), tmp_path, rungs, None, False, hls.every_segment(), cut=0.5)
+    args = hls.encode_command(Path("in.mp4"), tmp_path, rungs, None, hls.every_segment(), cut=0.5)
     assert args.count("-i") == 1
     graph = args[args.index("-filter_complex") + 1]
     assert "split=3" in graph and graph.count("scale=") == 3
@@ -100,11 +100,9 @@ def test_stream_copy_repackages_without_encoding(tmp_path: Path):
     audio = StreamInfo(index=1, type="audio", codec="aac", profile="LC", bit_rate=None, language=None, width=None,
                        height=None, display_width=None, display_height=None, frame_rate=None, pix_fmt=None,
                        bit_depth=None, rotation=0, sample_rate=48000, channels=2)
-    args = hls.copy_command(Path("in.mp4"), tmp_path, rung, audio, optimize_audio=False)
+    args = hls.copy_command(Path("in.mp4"), tmp_path, rung, audio)
     assert args[args.index("-c:v") + 1] == "copy" and args[args.index("-c:a") + 1] == "copy"
-    assert "libx264" not in args
-    normalised = hls.copy_command(Path("in.mp4"), tmp_path, rung, audio, optimize_audio=True)
-    assert normalised[normalised.index("-c:a") + 1] == "aac" and hls.LOUDNORM in normalised
+    assert "libx264" not in args and "-af" not in args  # optimizeAudio too: normalising comes after Ready
 
 
 def test_keyframes_can_be_pinned_to_another_renditions_segment_starts():

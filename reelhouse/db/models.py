@@ -237,7 +237,9 @@ class Insight(Base):
 class Rendition(Base):
     """A playable HLS rendition under `media/<id>/hls/<name>/`. A row exists only once its init segment and first
     media segment are stored, and its stored playlist only ever lists stored segments, so players never ask for a
-    missing one. While its encode runs the playlist grows (`complete` False); then it is final, with EXT-X-ENDLIST."""
+    missing one. While its encode runs the playlist grows (`complete` False); then it is final, with EXT-X-ENDLIST.
+    A `replaced` one is left out of the master but still served to players that loaded it before its replacement
+    was published."""
 
     __tablename__ = "renditions"
 
@@ -258,6 +260,7 @@ class Rendition(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     characteristics: Mapped[str | None] = mapped_column(String(255))  # HLS CHARACTERISTICS, e.g. closed captions
     track_id: Mapped[str | None] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    replaced: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

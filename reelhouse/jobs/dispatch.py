@@ -25,6 +25,7 @@ QUEUES: dict[JobKind, str] = {
     JobKind.LADDER: "transcode",
     JobKind.MP4: "transcode",
     JobKind.TRACK: "transcode",
+    JobKind.NORMALISE_AUDIO: "transcode",
     JobKind.SPEECH: "ai",
     JobKind.SUMMARY: "ai",
     JobKind.CHAPTERS: "ai",

@@ -30,17 +30,21 @@ def run(ctx: JobContext[Mp4Params]) -> None:
     dest = ctx.scratch / kind.file
     with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
         info = ctx.probe(source)
+        duration = media.duration or info.duration
+        gain = None
+        if media.optimize_audio and info.audio is not None:
+            gain = ctx.loudness_gain(source, duration=duration, stream=f"0:{info.audio.index}")
         if kind == mp4.CAPPED_4K:
             if info.video is None:
                 raise PermanentError("the media has no video to make an MP4 of")
-            args = mp4.mp4_command(source, dest, info.video, info.audio, media.optimize_audio)
+            args = mp4.mp4_command(source, dest, info.video, info.audio, gain)
             size: tuple[int, int] | None = mp4.mp4_size(info.video)
         else:
             if info.audio is None:
                 raise PermanentError("the media has no audio to make an M4A of")
-            args = mp4.m4a_command(source, dest, info.audio, media.optimize_audio)
+            args = mp4.m4a_command(source, dest, info.audio, gain)
             size = None
-        ctx.ffmpeg(args, duration=media.duration or info.duration, work=1, what=f"making {kind.file} failed")
+        ctx.ffmpeg(args, duration=duration, work=1, what=f"making {kind.file} failed")
     rt.storage.put_file(download_key(media.id, kind.file), dest)
     with rt.db.write() as session:
         wanted = _record(session, media.id, kind, DownloadStatus.READY, size)

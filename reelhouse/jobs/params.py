@@ -20,6 +20,12 @@ class TrackParams(Params):
     revision: int
 
 
+class NormaliseAudioParams(Params):
+    """The audio rendition whose loudness-normalised copy replaces it."""
+
+    rendition: str
+
+
 class Mp4Params(Params):
     type: str  # an `mp4.KINDS` key: capped_4k | audioOnly
 
@@ -35,6 +41,7 @@ PARAMS: dict[JobKind, type[Params]] = {
     JobKind.LADDER: Params,
     JobKind.MP4: Mp4Params,
     JobKind.TRACK: TrackParams,
+    JobKind.NORMALISE_AUDIO: NormaliseAudioParams,
     JobKind.SPEECH: TrackParams,
     JobKind.SUMMARY: InsightParams,
     JobKind.CHAPTERS: InsightParams,

@@ -19,6 +19,7 @@ STEPS = {
     JobKind.LADDER: "reelhouse.jobs.transcode:LADDER",
     JobKind.MP4: "reelhouse.jobs.downloads:STEP",
     JobKind.TRACK: "reelhouse.jobs.tracks:STEP",
+    JobKind.NORMALISE_AUDIO: "reelhouse.jobs.loudness:STEP",
     JobKind.SPEECH: "reelhouse.jobs.ai:SPEECH",
     JobKind.SUMMARY: "reelhouse.jobs.ai:INSIGHT",
     JobKind.CHAPTERS: "reelhouse.jobs.ai:INSIGHT",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from reelhouse.db.models import Job, Media
 from reelhouse.jobs.params import Params
+from reelhouse.media import loudness
 from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, run_ffmpeg
 from reelhouse.media.probe import ProbeError, ProbeResult, probe
 from reelhouse.net.fetch import FetchError, download
@@ -57,11 +58,11 @@ class JobContext(Generic[P]):
         with self.runtime.db.read() as session:
             return session.get(Media, self.media_id) is None
 
-    def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str) -> None:
+    def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str, loglevel: str = "error") -> list[str]:
         """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
         duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker, and within
         seconds of its media being deleted; progress is recorded in 10 % steps; a failure is permanent and reads
-        "<what>: <ffmpeg's error>"."""
+        "<what>: <ffmpeg's error>". Returns the last lines ffmpeg logged at `loglevel`."""
         settings = self.runtime.settings
         reported = -1.0
 
@@ -74,12 +75,22 @@ class JobContext(Generic[P]):
 
         timeout = 120 + duration * work * settings.ffmpeg_timeout_factor
         try:
-            run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress,
-                       cancelled=self.media_deleted)
+            return run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress,
+                              cancelled=self.media_deleted, loglevel=loglevel)
         except FFmpegCancelled:
             raise PermanentError("the media was deleted") from None
         except FFmpegError as exc:
             raise PermanentError(f"{what}: {exc}") from None
+
+    def loudness_gain(self, source: Path, *, duration: float, stream: str = "0:a:0") -> float:
+        """The linear gain (dB) that brings this audio stream to the `optimizeAudio` loudness: the measuring pass
+        of two-pass normalisation (`media.loudness`), decoding the audio alone."""
+        lines = self.ffmpeg(loudness.measure_command(source, stream), duration=duration, work=0.5,
+                            what="measuring the loudness failed", loglevel="info")
+        try:
+            return loudness.gain(loudness.parse_summary(lines))
+        except loudness.LoudnessError as exc:
+            raise PermanentError(f"measuring the loudness failed: {exc}") from None
 
     def fetch(self, url: str, dest: Path, *, max_bytes: int, what: str = "input") -> None:
         """Downloads a URL an API caller gave under the pull rules: address policy, size limit, timeouts."""

@@ -100,7 +100,8 @@ def _encode_audio(ctx: JobContext[TrackParams], source: Path, folder: Path, dura
     audio = ctx.probe(source, what="not an audio file").audio
     if audio is None:
         raise PermanentError("the file has no audio stream")
-    args = hls.track_audio_command(source, folder, duration, optimize_audio)
+    gain = ctx.loudness_gain(source, duration=duration) if optimize_audio else None
+    args = hls.track_audio_command(source, folder, duration, gain)
     ctx.ffmpeg(args, duration=duration, work=1, what="the audio could not be transcoded")
     return hls.aac_codec(audio, copied=False)
 

@@ -265,7 +265,7 @@ def run_playable(ctx: JobContext[Params]) -> None:
             gap = max_keyframe_gap(source, video.index)
             copy = can_copy(info, media.max_resolution, gap)
         if audio is not None:
-            copied = hls.audio_codec_args(audio, media.optimize_audio) == ["-c:a", "copy"]
+            copied = hls.audio_codec_args(audio) == ["-c:a", "copy"]
             seconds = SEGMENT_SECONDS if copy else hls.AUDIO_SEGMENT_SECONDS
             outputs.append(Output(hls.AUDIO_FOLDER, "audio", audio=audio, audio_copied=copied,
                                   longest=seconds + AUDIO_FRAME_SECONDS))
@@ -273,12 +273,12 @@ def run_playable(ctx: JobContext[Params]) -> None:
             assert video is not None and gap is not None
             rung = copy_rung(video)
             outputs.append(Output(rung.name, "video", rung=rung, longest=SEGMENT_SECONDS + gap))
-            args = hls.copy_command(source, out, rung, audio, media.optimize_audio)
+            args = hls.copy_command(source, out, rung, audio)
             work = 0.2
         else:
             rungs = ladder(video, media.max_resolution) if video is not None else []
             outputs += [Output(r.name, "video", rung=r, longest=SEGMENT_SECONDS + float(1 / r.fps)) for r in rungs]
-            args = hls.encode_command(source, out, rungs, audio, media.optimize_audio, hls.every_segment(),
+            args = hls.encode_command(source, out, rungs, audio, hls.every_segment(),
                                       cut=hls.FIRST_SEGMENT_SECONDS)
             work = max(1.0, len(rungs))
         log.info("media %s: %s, published as it goes", media.id, "stream copy" if copy else "encoding the ladder")
@@ -317,7 +317,7 @@ def run_ladder(ctx: JobContext[Params]) -> None:
         out = ctx.scratch / "hls"
         outputs = [Output(r.name, "video", rung=r) for r in rungs]
         publisher = Publisher(rt, media.id, out, outputs, progressive=False)
-        args = hls.encode_command(source, out, rungs, None, media.optimize_audio, keyframes)
+        args = hls.encode_command(source, out, rungs, None, keyframes)
         ctx.ffmpeg(args, duration=media.duration or info.duration, work=len(rungs), what="transcoding failed")
     publisher.finish()
 

@@ -42,15 +42,17 @@ def run_ffmpeg(
     on_progress: Callable[[float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     check_every: float = 2.0,
-) -> None:
-    """Run ffmpeg with `args`, raising FFmpegError on failure or after `timeout` seconds.
+    loglevel: str = "error",
+) -> list[str]:
+    """Run ffmpeg with `args`, raising FFmpegError on failure or after `timeout` seconds; returns the last
+    STDERR_TAIL_LINES lines it logged (at `loglevel`: `info` for what a filter reports when it ends).
 
     `on_progress` receives the output position in seconds as ffmpeg reports it (`-progress`).
     stderr is drained by a thread into a bounded tail, so chatty runs can never fill a pipe and
     deadlock; a watcher thread kills the process when the timeout passes, or when `cancelled`
     (asked every `check_every` seconds) answers True, raising FFmpegCancelled.
     """
-    command = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    command = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", loglevel]
     if on_progress is not None:
         command += ["-progress", "pipe:1", "-nostats"]
     command += args
@@ -100,3 +102,4 @@ def run_ffmpeg(
         raise FFmpegError(f"ffmpeg timed out after {timeout:g} s")
     if process.returncode != 0:
         raise FFmpegError(f"ffmpeg exited with status {process.returncode}: " + "\n".join(tail))
+    return list(tail)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reelhouse.media.ladder import AUDIO_BITRATE, SEGMENT_SECONDS, Rung
+from reelhouse.media.loudness import gain_filter
 from reelhouse.media.probe import StreamInfo
 
 AUDIO_FOLDER = "audio"
-LOUDNORM = "loudnorm=I=-16:TP=-1.5:LRA=11"  # EBU R128 target for optimizeAudio
+NORMALISED_AUDIO_FOLDER = "audio-norm"  # the original audio, loudness-normalised (`optimizeAudio`)
 AAC_STEREO = ["-c:a", "aac", "-b:a", str(AUDIO_BITRATE), "-ac", "2"]
 AUDIO_GROUP = "audio"
 SUBTITLE_GROUP = "subs"
@@ -46,11 +47,11 @@ def hls_output(folder: Path, seconds: float = SEGMENT_SECONDS, playlist_type: st
     ]  # fmt: skip
 
 
-def audio_codec_args(audio: StreamInfo, optimize: bool) -> list[str]:
-    """AAC stereo; source AAC is copied untouched unless loudness normalisation was asked for."""
-    if audio.codec == "aac" and (audio.channels or 2) <= 2 and not optimize:
+def audio_codec_args(audio: StreamInfo, gain: float | None = None) -> list[str]:
+    """AAC stereo; source AAC is copied untouched unless a loudness gain (`media.loudness`) is to be applied."""
+    if audio.codec == "aac" and (audio.channels or 2) <= 2 and gain is None:
         return ["-c:a", "copy"]
-    return AAC_STEREO + (["-af", LOUDNORM] if optimize else [])
+    return AAC_STEREO + (["-af", gain_filter(gain)] if gain is not None else [])
 
 
 def x264_args(rung: Rung, keyframes: str) -> list[str]:
@@ -78,20 +79,20 @@ def at_times(starts: list[float]) -> str:
     return ",".join(f"{t:.6f}" for t in starts) or "0"
 
 
-def copy_command(source: Path, out: Path, rung: Rung | None, audio: StreamInfo | None, optimize_audio: bool) -> list[str]:
+def copy_command(source: Path, out: Path, rung: Rung | None, audio: StreamInfo | None) -> list[str]:
     """Repackages the source's own H.264 (and AAC) without re-encoding: I/O-bound, seconds for an hour. Event
     playlists, so it is published while it runs."""
     args = ["-y", "-i", str(source)]
     if rung is not None:
         args += ["-map", "0:v:0", "-c:v", "copy", *hls_output(out / rung.name, playlist_type="event")]
     if audio is not None:
-        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio),
+        args += ["-map", "0:a:0", *audio_codec_args(audio),
                  *hls_output(out / AUDIO_FOLDER, playlist_type="event")]
     return args
 
 
 def encode_command(
-    source: Path, out: Path, rungs: list[Rung], audio: StreamInfo | None, optimize_audio: bool, keyframes: str,
+    source: Path, out: Path, rungs: list[Rung], audio: StreamInfo | None, keyframes: str,
     *, cut: float = SEGMENT_SECONDS,
 ) -> list[str]:
     """Decodes once and encodes every rung (and the audio rendition, when given) in one ffmpeg process, with event
@@ -108,15 +109,31 @@ def encode_command(
         for label, rung in zip(labels, rungs, strict=True):
             args += ["-map", label, *x264_args(rung, keyframes), *hls_output(out / rung.name, cut, "event")]
     if audio is not None:
-        args += ["-map", "0:a:0", *audio_codec_args(audio, optimize_audio),
+        args += ["-map", "0:a:0", *audio_codec_args(audio),
                  *hls_output(out / AUDIO_FOLDER, AUDIO_SEGMENT_SECONDS, "event")]
     return args
 
 
-def track_audio_command(source: Path, folder: Path, duration: float, optimize_audio: bool) -> list[str]:
+def normalised_audio_command(source: Path, folder: Path, audio: StreamInfo, gain: float, seconds: float) -> list[str]:
+    """The source's audio again, as the playable step's audio rendition had it (same first stream, same sample rate,
+    same timestamps, cut every `seconds` as it was, hence the same segment boundaries) with the loudness gain."""
+    return ["-y", "-i", str(source), "-map", "0:a:0", "-vn", *audio_codec_args(audio, gain),
+            *hls_output(folder, seconds)]
+
+
+def audio_cut(timeline: MediaPlaylist) -> float:
+    """How often an audio rendition was cut: every SEGMENT_SECONDS beside a stream copy, every AUDIO_SEGMENT_SECONDS
+    when the ladder was encoded. A single segment is as long as the whole audio, which either cut leaves whole."""
+    if len(timeline.segments) < 2:
+        return SEGMENT_SECONDS
+    first = timeline.segments[0][1]
+    return min((SEGMENT_SECONDS, AUDIO_SEGMENT_SECONDS), key=lambda cut: abs(cut - first))
+
+
+def track_audio_command(source: Path, folder: Path, duration: float, gain: float | None) -> list[str]:
     """An added audio track on the media's timeline: its first audio stream as AAC stereo from 0, padded with
-    silence or cut to `duration` so it lines up with the video; loudness-normalised like the original when asked."""
-    filters = [LOUDNORM] if optimize_audio else []
+    silence or cut to `duration` so it lines up with the video; with the loudness gain when one was measured."""
+    filters = [gain_filter(gain)] if gain is not None else []
     filters.append(f"apad=whole_dur={duration:.3f}")
     return [
         "-y", "-i", str(source), "-map", "0:a:0", *AAC_STEREO, "-ar", "48000", "-af", ",".join(filters),

@@ -61,10 +61,10 @@ def mp4_size(video: StreamInfo) -> tuple[int, int]:
 
 
 def mp4_command(
-    source: Path, dest: Path, video: StreamInfo, audio: StreamInfo | None, optimize_audio: bool
+    source: Path, dest: Path, video: StreamInfo, audio: StreamInfo | None, gain: float | None
 ) -> list[str]:
-    """`capped-4k.mp4`: video copied or encoded with x264, audio as AAC, the index up front so it plays while
-    it downloads."""
+    """`capped-4k.mp4`: video copied or encoded with x264, audio as AAC (with the loudness gain, when one was
+    measured), the index up front so it plays while it downloads."""
     args = ["-y", "-i", str(source), "-map", f"0:{video.index}"]
     if copyable(video):
         args += ["-c:v", "copy"]
@@ -75,13 +75,13 @@ def mp4_command(
             "-profile:v", "high", "-pix_fmt", "yuv420p",
         ]  # fmt: skip
     if audio is not None:
-        args += ["-map", f"0:{audio.index}", *audio_codec_args(audio, optimize_audio)]
+        args += ["-map", f"0:{audio.index}", *audio_codec_args(audio, gain)]
     return [*args, "-movflags", "+faststart", "-f", "mp4", str(dest)]
 
 
-def m4a_command(source: Path, dest: Path, audio: StreamInfo, optimize_audio: bool) -> list[str]:
+def m4a_command(source: Path, dest: Path, audio: StreamInfo, gain: float | None) -> list[str]:
     """`audio.m4a`: the first audio stream as AAC (copied when it already is) in an M4A container."""
     return [
-        "-y", "-i", str(source), "-map", f"0:{audio.index}", *audio_codec_args(audio, optimize_audio),
+        "-y", "-i", str(source), "-map", f"0:{audio.index}", *audio_codec_args(audio, gain),
         "-movflags", "+faststart", "-f", "ipod", str(dest),
     ]  # fmt: skip

@@ -44,9 +44,10 @@ def master_for(grant: Grant) -> str:
     rendition is an alternate in a group each variant names, so players switch language. Audio-only media plays
     its default audio as the variant, with the group when there are other audios to switch to."""
     pid = grant.playback.id
-    videos = [r for r in grant.media.renditions if r.type == "video" and _within(r, grant.playback.resolution)]
-    audios = [r for r in grant.media.renditions if r.type == "audio"]
-    subtitles = [r for r in grant.media.renditions if r.type == "subtitle"]
+    offered = [r for r in grant.media.renditions if not r.replaced]  # replaced ones serve only players that had them
+    videos = [r for r in offered if r.type == "video" and _within(r, grant.playback.resolution)]
+    audios = [r for r in offered if r.type == "audio"]
+    subtitles = [r for r in offered if r.type == "subtitle"]
     default_audio = next((a for a in audios if a.is_default), audios[0] if audios else None)  # the original's
     peak_audio = max((a.bandwidth for a in audios), default=0)
     average_audio = max((a.average_bandwidth for a in audios), default=0)
