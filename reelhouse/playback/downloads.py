@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from reelhouse.ai.chapters import Chapter, chapters_webvtt
 from reelhouse.db.enums import DownloadStatus, InsightKind, InsightStatus
-from reelhouse.db.models import Download, Insight
+from reelhouse.db.models import Insight
 from reelhouse.media import mp4
 from reelhouse.playback.access import authorize, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response
@@ -71,13 +71,7 @@ def _rendition(request: Request, playback_id: str, kind: mp4.Kind) -> Response:
     """404 until the rendition's job has recorded it ready, and again once `mp4Support` no longer asks for it."""
     rt: Runtime = request.app.state.runtime
     grant = authorize(rt, playback_id, request)
-    with rt.db.read() as session:
-        ready = session.scalar(
-            select(Download.id).where(
-                Download.media_id == grant.media.id, Download.type == kind.type, Download.status == DownloadStatus.READY
-            )
-        )
-    if ready is None:
+    if not any(d.type == kind.type and d.status == DownloadStatus.READY for d in grant.media.downloads):
         raise not_found()
     key = download_key(grant.media.id, kind.file)
     return object_response(rt, key, kind.content_type, headers(grant, CACHE_SECONDS), shareable=grant.shareable)
