@@ -1,6 +1,6 @@
 """Serving benchmark: HLS segments and MP4 downloads against nginx on the same files, with wrk.
 
-Run:  .venv/bin/python bench/serving.py     (needs wrk and nginx: apt-get install -y wrk nginx)
+Run:  .venv/bin/python bench/serving.py [GB]    (needs wrk and nginx: apt-get install -y wrk nginx)
 
 It ingests a 60 s 720p clip into a reelhouse server started as a real `reelhouse serve` process,
 then drives it with wrk from a second process on loopback, side by side with nginx (one worker,
@@ -9,7 +9,9 @@ directory, in interleaved rounds:
   * one ~1.4 MB video segment, 16 connections (from page cache): MB/s, and the ratio to nginx;
   * the capped-4k.mp4 download of the same clip, likewise;
   * the segment at 1,000 connections, with the server's resident memory sampled throughout;
-  * GET /v1/on-demand/{id} (auth, database read, JSON): requests/s and p99 latency.
+  * GET /v1/on-demand/{id} (auth, database read, JSON): requests/s and p99 latency;
+  * at the end, the server's memory while a GB-sized upload (2 GB unless given; generated, nothing on the client's
+    disk) arrives through the resumable protocol and is ingested.
 Every reelhouse request is checked against the playback ID's rules, as in production; nginx checks
 nothing. Then the server is restarted as `serve --processes 2` and the segment and GET media runs are
 repeated.
@@ -41,6 +43,8 @@ from reelhouse.testing import free_port, make_token
 
 DURATION = "10s"
 ROUNDS = 2  # reelhouse and nginx alternate, so a noisy neighbour hurts both alike
+FINAL = ("Ready", "Failed")
+UPLOAD_BYTES = int(float(sys.argv[1] if len(sys.argv) > 1 else 2) * 1e9)  # `bench/serving.py 20` sends 20 GB
 
 NGINX_CONF = """
 worker_processes 1;
@@ -101,8 +105,13 @@ def serve(settings: Settings, auth: tuple[str, str], *, processes: int) -> subpr
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
+    """Asks it to stop; kills it when a running encode keeps it past a minute."""
     server.terminate()
-    server.wait(15)
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(15)
 
 
 @contextmanager
@@ -164,6 +173,54 @@ def wrk_with_rss(pid: int, url: str, connections: int) -> tuple[dict[str, float]
     return result, before, peak
 
 
+def padded_upload(api: httpx.Client, clip: Path, total: int, pid: int) -> tuple[float, float, float]:
+    """Uploads `clip` grown to `total` bytes by a trailing MP4 `free` box (players and ffmpeg skip it, so the media
+    still ingests) through the resumable protocol, 256 MiB a request, generated on the fly; returns the server's
+    resident memory in MB before, at its peak while the bytes arrive and are joined into the original, and once the
+    media is Ready."""
+    head = clip.read_bytes()
+    padding = total - len(head) - 16
+    box = (1).to_bytes(4, "big") + b"free" + (padding + 16).to_bytes(8, "big")  # a box with a 64-bit size
+    block = bytes(1024 * 1024)
+
+    def body(start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) of head + box + zeros, without holding them."""
+        prefix = head + box
+        if start < len(prefix):
+            yield prefix[start:min(end, len(prefix))]
+            start = len(prefix)
+        while start < end:
+            piece = min(len(block), end - start)
+            yield block[:piece] if piece < len(block) else block
+            start += piece
+
+    before, peak, done = rss_mb(pid), 0.0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, rss_mb(pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        upload = api.post("/on-demand/upload", json={"corsOrigin": "*", "pushMediaSettings": {
+            "accessPolicy": "public"}}).json()["data"]
+        step = 256 * 1024 * 1024
+        for start in range(0, total, step):
+            end = min(total, start + step)
+            answer = httpx.put(upload["url"], content=body(start, end), timeout=600,
+                               headers={"Content-Range": f"bytes {start}-{end - 1}/{total}"})
+            assert answer.status_code in (200, 308), answer.text
+        while (media := api.get(f"/on-demand/{upload['uploadId']}").json()["data"])["status"] not in FINAL:
+            time.sleep(0.2)
+        assert media["status"] == "Ready", media
+    finally:
+        done.set()
+        sampler.join()
+    return before, peak, rss_mb(pid)
+
+
 def main() -> None:
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -197,7 +254,8 @@ def main() -> None:
             (folder / "nginx").mkdir()
             with nginx(settings.data_dir / "objects", folder / "nginx") as static:
                 files = f"{static}/media/{media['id']}"
-                static_segment, static_mp4 = f"{files}/hls/{rendition}/seg_00001.m4s", f"{files}/downloads/capped-4k.mp4"
+                static_segment = f"{files}/hls/{rendition}/seg_00001.m4s"
+                static_mp4 = f"{files}/downloads/capped-4k.mp4"
                 for ours, theirs in ((segment_url, static_segment), (mp4_url, static_mp4)):
                     if httpx.get(theirs).content != httpx.get(ours).content:
                         raise SystemExit(f"nginx does not serve the same bytes at {theirs} as {ours}")
@@ -220,6 +278,8 @@ def main() -> None:
             results["segment, serve --processes 2"] = wrk(segment_url, 16)
             results["GET media, serve --processes 2"] = wrk(media_url, 16, {"Authorization": basic})
             results["GET media, --processes 2, 4 conns"] = wrk(media_url, 4, {"Authorization": basic})
+            with httpx.Client(base_url=f"{base}/v1", auth=auth, timeout=60) as api:
+                upload_rss = padded_upload(api, source, UPLOAD_BYTES, server.pid)
         finally:
             stop(server)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; wrk -t2 -c16 (unless said) -d{DURATION}; "
@@ -238,6 +298,8 @@ def main() -> None:
           f"{crowd_nginx['p99_ms']:>8.1f}")
     for name, r in results.items():
         print(f"{name:<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
+    print(f"resumable upload of {UPLOAD_BYTES / 1e9:.1f} GB to `serve --processes 2` until Ready: RSS (all processes) "
+          "{:.0f} MB before, {:.0f} MB peak, {:.0f} MB after".format(*upload_rss))
 
 
 if __name__ == "__main__":
