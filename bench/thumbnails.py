@@ -60,6 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         source = long_source(folder)
+        source_bytes = source.stat().st_size
         settings = Settings(data_dir=folder / "data", port=free_port())
         auth = make_token(settings)
         base = f"http://127.0.0.1:{settings.port}"
@@ -92,7 +93,7 @@ def main() -> None:
         finally:
             stop(server)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; 1-hour 256x144 source "
-          f"({source.stat().st_size if source.exists() else 0} bytes), thumbnails at {TIMES[0]:.0f}-{TIMES[-1]:.0f} s")
+          f"({source_bytes / 1e6:.0f} MB), thumbnails at {TIMES[0]:.0f}-{TIMES[-1]:.0f} s")
     for name, timings in (("first request", first), ("cached request", cached), ("ffmpeg by hand", by_hand)):
         print(f"{name:<16} median {statistics.median(timings):7.1f} ms   all: "
               + " ".join(f"{t:.0f}" for t in timings))
