@@ -184,3 +184,41 @@ def test_a_late_thumbnail_of_a_long_gop_source_shows_that_time(running: Running,
 def test_serve_says_which_server_sends_files(running: Running, played) -> None:
     _, pid = played
     assert re.fullmatch(r"granian.*", httpx.get(segment_url(running, pid)).headers.get("server", ""))
+
+
+def test_the_change_count_moves_with_every_kind_of_write_to_what_playback_reads(tmp_path: Path) -> None:
+    """Unit-of-work changes and ORM bulk UPDATE/DELETE alike bump it once committed; reads, rolled-back writes and
+    writes to other tables leave it, so the cache survives the job queue's constant writes."""
+    from sqlalchemy import delete, select, update
+
+    from reelhouse.db.engine import Database
+    from reelhouse.db.models import Job, Media, PlaybackId, Workspace
+
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    db.migrate()
+    count = db.generation
+    assert count is not None
+    seen = count.current()
+
+    def moved() -> bool:
+        nonlocal seen
+        before, seen = seen, count.current()
+        return seen != before
+
+    with db.write() as session:
+        session.add(Workspace(id="w", name="w"))
+    assert moved()
+    with db.write() as session:
+        session.execute(select(Media)).all()
+        session.execute(update(Job).where(Job.id == "none").values(status="queued"))
+    assert not moved()
+    with db.write() as session:
+        session.execute(update(Media).where(Media.id == "none").values(status="Failed"))
+    assert moved()
+    with db.write() as session:
+        session.execute(delete(PlaybackId).where(PlaybackId.id == "none"))
+    assert moved()
+    with pytest.raises(RuntimeError), db.write() as session:
+        session.execute(update(Media).where(Media.id == "none").values(status="Failed"))
+        raise RuntimeError
+    assert not moved()
