@@ -1,31 +1,38 @@
-"""Serving benchmark: HLS segments and the media API under parallel clients, with wrk.
+"""Serving benchmark: HLS segments and MP4 downloads against nginx on the same files, with wrk.
 
-Run:  .venv/bin/python bench/serving.py     (needs wrk: apt-get install wrk)
+Run:  .venv/bin/python bench/serving.py [GB]    (needs wrk and nginx: apt-get install -y wrk nginx)
 
 It ingests a 60 s 720p clip into a reelhouse server started as a real `reelhouse serve` process,
-then drives it with wrk from a second process on loopback:
-  * one ~1.5 MB video segment, many connections (from page cache): MB/s;
+then drives it with wrk from a second process on loopback, side by side with nginx (one worker,
+sendfile on, started here with a temporary configuration) serving the very same files from the data
+directory, in interleaved rounds:
+  * one ~1.4 MB video segment, 16 connections (from page cache): MB/s, and the ratio to nginx;
   * the capped-4k.mp4 download of the same clip, likewise;
-  * GET /v1/on-demand/{id} (auth, database read, JSON): requests/s and p99 latency.
-As a baseline in the same run, wrk fetches the same segment file from Python's own static file
-server, the simplest thing a person would put in front of the files. Then the server is restarted as
-`serve --processes 2` and the segment and GET media runs are repeated.
+  * the segment at 1,000 connections, with the server's resident memory sampled throughout;
+  * GET /v1/on-demand/{id} (auth, database read, JSON): requests/s and p99 latency;
+  * at the end, the server's memory while a GB-sized upload (2 GB unless given; generated, nothing on the client's
+    disk) arrives through the resumable protocol and is ingested.
+Every reelhouse request is checked against the playback ID's rules, as in production; nginx checks
+nothing. Then the server is restarted as `serve --processes 2` and the segment and GET media runs are
+repeated.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import os
 import platform
 import re
 import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,11 +42,38 @@ from reelhouse.settings import Settings
 from reelhouse.testing import free_port, make_token
 
 DURATION = "10s"
+ROUNDS = 2  # reelhouse and nginx alternate, so a noisy neighbour hurts both alike
+FINAL = ("Ready", "Failed")
+UPLOAD_BYTES = int(float(sys.argv[1] if len(sys.argv) > 1 else 2) * 1e9)  # `bench/serving.py 20` sends 20 GB
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log stderr error;
+{user}
+events {{ worker_connections 4096; }}
+http {{
+    sendfile on;
+    tcp_nopush on;
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
 
 
 def wrk(url: str, connections: int, headers: dict[str, str] | None = None) -> dict[str, float]:
-    """Requests/s, MB/s and p99 latency (ms) as wrk reports them."""
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{DURATION}", "--latency", url]
+    """Requests/s, MB/s and p99 latency (ms) as wrk reports them; waits up to 30 s for an answer, since 1,000
+    connections sharing one loopback wait their turn for seconds."""
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{DURATION}", "--timeout", "30s", "--latency", url]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
@@ -48,6 +82,9 @@ def wrk(url: str, connections: int, headers: dict[str, str] | None = None) -> di
     scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}[transfer.group(2)]
     p99 = re.search(r"99%\s+([\d.]+)(\w+)", out)
     p99_ms = float(p99.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"{url} answered {errors.group(1)} errors:\n{out}")
     return {"rps": rps, "mb_s": float(transfer.group(1)) * scale, "p99_ms": p99_ms}
 
 
@@ -68,13 +105,126 @@ def serve(settings: Settings, auth: tuple[str, str], *, processes: int) -> subpr
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
+    """Asks it to stop; kills it when a running encode keeps it past a minute."""
     server.terminate()
-    server.wait(15)
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(15)
+
+
+@contextmanager
+def nginx(root: Path, tmp: Path) -> Iterator[str]:
+    """nginx in the foreground, one worker, sendfile on, serving `root`; yields its base URL."""
+    port = free_port()
+    user = "user root;" if os.geteuid() == 0 else ""  # its worker must read the data directory, owned by us
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, user=user, port=port, root=root))
+    process = subprocess.Popen(["nginx", "-p", str(tmp), "-c", str(conf)])
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident memory and its children's (the workers of `serve --processes N`), in MB."""
+    total = 0.0
+    for each in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return [grand for child in found for grand in [child, *_children(child)]]
+
+
+def wrk_with_rss(pid: int, url: str, connections: int) -> tuple[dict[str, float], float, float]:
+    """A wrk run, with the server's resident memory before it and at its peak during it (sampled every 50 ms)."""
+    before, peak, done = rss_mb(pid), 0.0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, rss_mb(pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = wrk(url, connections)
+    finally:
+        done.set()
+        sampler.join()
+    return result, before, peak
+
+
+def padded_upload(api: httpx.Client, clip: Path, total: int, pid: int) -> tuple[float, float, float]:
+    """Uploads `clip` grown to `total` bytes by a trailing MP4 `free` box (players and ffmpeg skip it, so the media
+    still ingests) through the resumable protocol, 256 MiB a request, generated on the fly; returns the server's
+    resident memory in MB before, at its peak while the bytes arrive and are joined into the original, and once the
+    media is Ready."""
+    head = clip.read_bytes()
+    padding = total - len(head) - 16
+    box = (1).to_bytes(4, "big") + b"free" + (padding + 16).to_bytes(8, "big")  # a box with a 64-bit size
+    block = bytes(1024 * 1024)
+
+    def body(start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) of head + box + zeros, without holding them."""
+        prefix = head + box
+        if start < len(prefix):
+            yield prefix[start:min(end, len(prefix))]
+            start = len(prefix)
+        while start < end:
+            piece = min(len(block), end - start)
+            yield block[:piece] if piece < len(block) else block
+            start += piece
+
+    before, peak, done = rss_mb(pid), 0.0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, rss_mb(pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        upload = api.post("/on-demand/upload", json={"corsOrigin": "*", "pushMediaSettings": {
+            "accessPolicy": "public"}}).json()["data"]
+        step = 256 * 1024 * 1024
+        for start in range(0, total, step):
+            end = min(total, start + step)
+            answer = httpx.put(upload["url"], content=body(start, end), timeout=600,
+                               headers={"Content-Range": f"bytes {start}-{end - 1}/{total}"})
+            assert answer.status_code in (200, 308), answer.text
+        while (media := api.get(f"/on-demand/{upload['uploadId']}").json()["data"])["status"] not in FINAL:
+            time.sleep(0.2)
+        assert media["status"] == "Ready", media
+    finally:
+        done.set()
+        sampler.join()
+    return before, peak, rss_mb(pid)
 
 
 def main() -> None:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install wrk")
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed: apt-get install -y wrk nginx")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         source = folder / "clip.mp4"
@@ -84,7 +234,6 @@ def main() -> None:
         auth = make_token(settings)
         base = f"http://127.0.0.1:{settings.port}"
         server = serve(settings, auth, processes=1)
-        static = None
         try:
             with httpx.Client(base_url=f"{base}/v1", auth=auth, timeout=60) as api:
                 upload = api.post("/on-demand/upload", json={"corsOrigin": "*", "pushMediaSettings": {
@@ -96,25 +245,32 @@ def main() -> None:
             playback_id = media["playbackIds"][0]["id"]
             while (master := httpx.get(f"{base}/stream/{playback_id}.m3u8").text).count("#EXT-X-STREAM-INF") < 3:
                 time.sleep(0.5)  # the ladder is still encoding: measuring now would measure x264 too
-            rendition = master.splitlines()[-1]
-            segment_path = rendition.rsplit("/", 1)[0] + "/seg_00001.m4s"
-            segment_url = f"{base}/stream/{segment_path}"
+            rendition = master.splitlines()[-1].rsplit("/", 2)[1]
+            segment_url = f"{base}/stream/{playback_id}/{rendition}/seg_00001.m4s"
+            mp4_url = f"{base}/stream/{playback_id}/capped-4k.mp4"
             size = len(httpx.get(segment_url).content)
-            mp4_size = len(httpx.get(f"{base}/stream/{playback_id}/capped-4k.mp4").content)
+            mp4_size = len(httpx.get(mp4_url).content)
 
-            files = settings.data_dir / "objects" / "media" / media["id"] / "hls"
-            handler = functools.partial(SimpleHTTPRequestHandler, directory=str(files))
-            handler.log_message = lambda *a: None  # type: ignore[method-assign]
-            static = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            threading.Thread(target=static.serve_forever, daemon=True).start()
-            static_url = f"http://127.0.0.1:{static.server_address[1]}/{segment_path.split('/', 1)[1]}"
+            (folder / "nginx").mkdir()
+            with nginx(settings.data_dir / "objects", folder / "nginx") as static:
+                files = f"{static}/media/{media['id']}"
+                static_segment = f"{files}/hls/{rendition}/seg_00001.m4s"
+                static_mp4 = f"{files}/downloads/capped-4k.mp4"
+                for ours, theirs in ((segment_url, static_segment), (mp4_url, static_mp4)):
+                    if httpx.get(theirs).content != httpx.get(ours).content:
+                        raise SystemExit(f"nginx does not serve the same bytes at {theirs} as {ours}")
+                pairs = {"segment": (segment_url, static_segment), "mp4": (mp4_url, static_mp4)}
+                runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+                for _ in range(ROUNDS):
+                    for what, (ours, theirs) in pairs.items():
+                        runs.setdefault((what, "reelhouse"), []).append(wrk(ours, 16))
+                        runs.setdefault((what, "nginx"), []).append(wrk(theirs, 16))
+                crowd, rss_before, rss_peak = wrk_with_rss(server.pid, segment_url, 1000)
+                crowd_nginx = wrk(static_segment, 1000)
 
             basic = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             media_url = f"{base}/v1/on-demand/{media['id']}"
             results = {
-                "segment, reelhouse": wrk(segment_url, 16),
-                "segment, python http.server": wrk(static_url, 16),
-                f"capped-4k.mp4 ({mp4_size / 1e6:.0f} MB), reelhouse": wrk(f"{base}/stream/{playback_id}/capped-4k.mp4", 16),
                 "GET media, reelhouse": wrk(media_url, 16, {"Authorization": basic}),
             }
             stop(server)
@@ -122,15 +278,28 @@ def main() -> None:
             results["segment, serve --processes 2"] = wrk(segment_url, 16)
             results["GET media, serve --processes 2"] = wrk(media_url, 16, {"Authorization": basic})
             results["GET media, --processes 2, 4 conns"] = wrk(media_url, 4, {"Authorization": basic})
+            with httpx.Client(base_url=f"{base}/v1", auth=auth, timeout=60) as api:
+                upload_rss = padded_upload(api, source, UPLOAD_BYTES, server.pid)
         finally:
             stop(server)
-            if static is not None:
-                static.shutdown()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; wrk -t2 -c16 (unless said) -d{DURATION}; "
-          f"segment {size / 1e6:.2f} MB")
+          f"segment {size / 1e6:.2f} MB, capped-4k.mp4 {mp4_size / 1e6:.1f} MB; {ROUNDS} interleaved rounds")
     print(f"{'what':<34} {'req/s':>9} {'MB/s':>9} {'p99 ms':>8}")
+    for what in pairs:
+        ours, theirs = runs[(what, "reelhouse")], runs[(what, "nginx")]
+        for name, each in ((f"{what}, reelhouse", ours), (f"{what}, nginx", theirs)):
+            for r in each:
+                print(f"{name:<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
+        ratio = statistics.median(r["mb_s"] for r in ours) / statistics.median(r["mb_s"] for r in theirs)
+        print(f"{what}: reelhouse / nginx = {ratio:.2f} (median MB/s)")
+    print(f"{'segment, 1000 conns, reelhouse':<34} {crowd['rps']:>9.0f} {crowd['mb_s']:>9.1f} {crowd['p99_ms']:>8.1f}"
+          f"   RSS {rss_before:.0f} MB before, {rss_peak:.0f} MB peak")
+    print(f"{'segment, 1000 conns, nginx':<34} {crowd_nginx['rps']:>9.0f} {crowd_nginx['mb_s']:>9.1f} "
+          f"{crowd_nginx['p99_ms']:>8.1f}")
     for name, r in results.items():
         print(f"{name:<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
+    print(f"resumable upload of {UPLOAD_BYTES / 1e9:.1f} GB to `serve --processes 2` until Ready: RSS (all processes) "
+          "{:.0f} MB before, {:.0f} MB peak, {:.0f} MB after".format(*upload_rss))
 
 
 if __name__ == "__main__":

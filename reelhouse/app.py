@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
+from starlette.types import ASGIApp
 
 from reelhouse import __version__, logs
 from reelhouse.api import (
@@ -102,9 +104,10 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
     return app
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> ASGIApp:
     """The app for each process of `serve --processes N`, configured by `REELHOUSE_*` variables (the flags went
-    there): `REELHOUSE_WORKERS=0` for `--no-workers`."""
+    there): `REELHOUSE_WORKERS=0` for `--no-workers`. Like uvicorn, it takes the client's address and scheme from
+    `X-Forwarded-For`/`-Proto` set by a proxy on this machine (127.0.0.1), so throttles count clients, not the proxy."""
     settings = Settings()
     logs.configure(settings.log_format)
-    return create_app(settings)
+    return wrap_asgi_with_proxy_headers(create_app(settings), trusted_hosts="127.0.0.1")

@@ -79,9 +79,9 @@ def check_broker(settings: Settings) -> None:
 @data_dir_option
 def serve(host: str | None, port: int | None, processes: int | None, no_workers: bool, data_dir: Path | None) -> None:
     """Run the API and, without a broker, the embedded workers."""
-    import uvicorn
-
-    from reelhouse.app import create_app
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
 
     settings = load_settings(host=host, port=port, processes=processes, data_dir=data_dir,
                              **({"workers": 0, "webhook_workers": 0} if no_workers else {}))
@@ -104,20 +104,19 @@ def serve(host: str | None, port: int | None, processes: int | None, no_workers:
     click.echo(f"dashboard on {settings.base_url}/")
     if settings.broker_url:
         click.echo("jobs and webhook deliveries run in `reelhouse worker` processes (REELHOUSE_BROKER_URL is set)")
-    if settings.processes == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
-        return
-    # Each process builds its settings from the environment, so the flags go there first. The processes share
-    # nothing but the database and storage, which already coordinate jobs and deliveries between machines, and a
-    # folder where each keeps its metrics for /metrics to add up.
+    # Granian, not uvicorn: it sends a file a response names (ASGI `http.response.pathsend`) from its own threads,
+    # so segments and downloads leave without passing through Python. Every process, the only one included, builds
+    # its settings from the environment, so the flags go there first. The processes share nothing but the database
+    # and storage, which already coordinate jobs and deliveries between machines, and a folder where each keeps its
+    # metrics for /metrics to add up.
     metrics_dir = settings.data_dir.resolve() / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ.update(REELHOUSE_HOST=settings.host, REELHOUSE_PORT=str(settings.port),
                       REELHOUSE_DATA_DIR=str(settings.data_dir.resolve()), PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
                       REELHOUSE_WORKERS=str(settings.workers), REELHOUSE_WEBHOOK_WORKERS=str(settings.webhook_workers))
-    uvicorn.run("reelhouse.app:app_from_environment", factory=True, workers=settings.processes,
-                host=settings.host, port=settings.port, log_config=None, access_log=False)
+    Granian("reelhouse.app:app_from_environment", factory=True, interface=Interfaces.ASGI, workers=settings.processes,
+            address=settings.host, port=settings.port, log_level=LogLevels.info, workers_kill_timeout=10).serve()
 
 
 @main.command()

@@ -186,4 +186,4 @@ def test_serve_with_several_processes_shares_one_library(tmp_path: Path, serve: 
         media = wait_for(api, upload["uploadId"], lambda m: m["status"] in ("Ready", "Failed"))
         assert media["status"] == "Ready", media.get("error")
         assert all(api.get(f"/on-demand/{media['id']}").status_code == 200 for _ in range(20))
-    assert running.output.count("Application startup complete") == 2, running.output
+    assert running.output.count("Spawning worker-") == 2, running.output

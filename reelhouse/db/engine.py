@@ -21,6 +21,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from reelhouse.db.generation import for_database
 from reelhouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,10 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._write = sessionmaker(self.engine.execution_options(write=True), expire_on_commit=False, info=info)
         self._on_commit = on_commit
+        self.generation = for_database(url)
+        if self.generation is not None:
+            for maker in (self._write, self._read):
+                self.generation.watch(maker)
         event.listen(self._write, "after_commit", self._committed)
         event.listen(self._write, "after_rollback", lambda session: session.info.pop(_DUE, None))
 

@@ -1,12 +1,15 @@
 """Who may play what: a playback ID's policy and restrictions, checked on every stream, image and download request.
 
-It runs for every segment, so it costs one database round trip (playback ID, media, its renditions and the
-token's signing key in one statement) and parses each public key once.
+It runs for every segment. Where the database keeps a shared change count (`db.generation`, SQLite) the rows it
+reads are cached per process until any watched row changes, so a segment costs no database round trip and a deleted
+or restricted playback ID still stops playing on the next request; elsewhere it costs one round trip (playback ID,
+media, its renditions and downloads and the token's signing key). Each public key is parsed once.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,16 +20,32 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import and_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
+from reelhouse.db.generation import Generation
 from reelhouse.db.models import Media, PlaybackId, SigningKey
 from reelhouse.runtime import Runtime
 from reelhouse.wire.errors import ApiError, is_uuid
 
 LEEWAY_SECONDS = 5  # clock skew tolerated on exp, nbf and iat between the token minter and this server
 
+CACHED_ROWS = 10_000  # playback IDs (with a token's key) whose rows one process keeps; past that it starts over
+Row = tuple[PlaybackId, Media, SigningKey | None]
+
 _public_keys: dict[str, RSAPublicKey] = {}  # signing key id -> parsed key; ids are never reused
+
+
+class _Rows:
+    """What `_rows` read, valid while the database's change count stays at `generation`."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.rows: dict[tuple[str, str | None], Row | None] = {}
+
+
+_cached: weakref.WeakKeyDictionary[Generation, _Rows] = weakref.WeakKeyDictionary()  # per database (tests open many)
 
 
 @dataclass(frozen=True)
@@ -58,20 +77,24 @@ def forget_key(key_id: str) -> None:
     _public_keys.pop(key_id, None)
 
 
+async def authorized(rt: Runtime, playback_id: str, request: Request) -> Grant:
+    """`authorize` for async handlers: on the event loop when the rows are cached (no I/O to wait for), else in a
+    worker thread, so a segment served from the cache costs no thread hop."""
+    token = request.query_params.get("token")
+    key = (playback_id, _key_id(token) if token else None)
+    cached = _cache(rt)
+    if cached is not None and key in cached.rows:
+        return authorize(rt, playback_id, request)
+    return await run_in_threadpool(authorize, rt, playback_id, request)
+
+
 def authorize(rt: Runtime, playback_id: str, request: Request) -> Grant:
     """404 for unknown, malformed or deleted playback IDs; 403 when the policy refuses this request."""
     if not is_uuid(playback_id):
         raise not_found()
     token = request.query_params.get("token")
     key_id = _key_id(token) if token else None
-    with rt.db.read() as session:
-        row = session.execute(
-            select(PlaybackId, Media, SigningKey)
-            .join(Media, Media.id == PlaybackId.media_id)
-            .outerjoin(SigningKey, and_(SigningKey.id == key_id, SigningKey.workspace_id == Media.workspace_id))
-            .where(PlaybackId.id == playback_id)
-            .options(joinedload(Media.renditions))
-        ).unique().first()
+    row = _rows(rt, playback_id, key_id)
     if row is None:
         raise not_found()
     playback, media, key = row
@@ -97,6 +120,44 @@ def authorize(rt: Runtime, playback_id: str, request: Request) -> Grant:
     except jwt.InvalidTokenError as exc:
         raise forbidden(f"The token is not valid for this playback ID: {exc}.") from None
     return Grant(media, playback, token)
+
+
+def _rows(rt: Runtime, playback_id: str, key_id: str | None) -> Row | None:
+    """The playback ID, its media (renditions and downloads loaded) and the token's signing key when it is the
+    media's workspace's. From the cache when nothing watched changed since it was read: the count is read before the
+    rows, so rows read while a change commits are tagged with the count that change replaces."""
+    cached = _cache(rt)
+    if cached is None:
+        return _query(rt, playback_id, key_id)
+    try:
+        return cached.rows[(playback_id, key_id)]
+    except KeyError:
+        row = cached.rows[(playback_id, key_id)] = _query(rt, playback_id, key_id)  # misses are cached too
+        return row
+
+
+def _cache(rt: Runtime) -> _Rows | None:
+    """The rows read since the last change; None where the database keeps no change count."""
+    generation = rt.db.generation
+    if generation is None:
+        return None
+    now = generation.current()
+    cached = _cached.get(generation)
+    if cached is None or cached.generation != now or len(cached.rows) >= CACHED_ROWS:
+        cached = _cached[generation] = _Rows(now)
+    return cached
+
+
+def _query(rt: Runtime, playback_id: str, key_id: str | None) -> Row | None:
+    with rt.db.read() as session:
+        row = session.execute(
+            select(PlaybackId, Media, SigningKey)
+            .join(Media, Media.id == PlaybackId.media_id)
+            .outerjoin(SigningKey, and_(SigningKey.id == key_id, SigningKey.workspace_id == Media.workspace_id))
+            .where(PlaybackId.id == playback_id)
+            .options(joinedload(Media.renditions), selectinload(Media.downloads))
+        ).unique().first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def _key_id(token: str) -> str | None:

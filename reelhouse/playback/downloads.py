@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from reelhouse.ai.chapters import Chapter, chapters_webvtt
 from reelhouse.db.enums import DownloadStatus, InsightKind, InsightStatus, MediaStatus
-from reelhouse.db.models import Download, Insight
+from reelhouse.db.models import Insight
 from reelhouse.media import mp4
 from reelhouse.playback.access import authorize, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response
@@ -74,13 +74,7 @@ def _rendition(request: Request, playback_id: str, kind: mp4.Kind) -> Response:
     grant = authorize(rt, playback_id, request)
     if grant.media.status != MediaStatus.READY:
         raise not_found()
-    with rt.db.read() as session:
-        ready = session.scalar(
-            select(Download.id).where(
-                Download.media_id == grant.media.id, Download.type == kind.type, Download.status == DownloadStatus.READY
-            )
-        )
-    if ready is None:
+    if not any(d.type == kind.type and d.status == DownloadStatus.READY for d in grant.media.downloads):
         raise not_found()
     key = download_key(grant.media.id, kind.file)
     return object_response(rt, key, kind.content_type, headers(grant, CACHE_SECONDS), shareable=grant.shareable)

@@ -12,7 +12,7 @@ from reelhouse.db.enums import MediaStatus
 from reelhouse.db.models import Rendition
 from reelhouse.media import hls
 from reelhouse.media.ladder import HEIGHTS
-from reelhouse.playback.access import Grant, authorize, not_found
+from reelhouse.playback.access import Grant, authorized, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
 from reelhouse.storage import StorageError
@@ -104,7 +104,7 @@ def _rendition(grant: Grant, name: str) -> Rendition:
 @router.get("/stream/{playback_id}.m3u8")
 async def master(playback_id: str, request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    grant = await run_in_threadpool(authorize, rt, playback_id, request)
+    grant = await authorized(rt, playback_id, request)
     if grant.media.status != MediaStatus.READY or not grant.media.renditions:
         raise not_found()
     return Response(master_for(grant), media_type=CONTENT_TYPES[".m3u8"], headers=headers(grant, PLAYLIST_SECONDS))
@@ -113,7 +113,7 @@ async def master(playback_id: str, request: Request) -> Response:
 @router.get("/stream/{playback_id}/{name}/index.m3u8")
 async def variant(playback_id: str, name: str, request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    grant = await run_in_threadpool(authorize, rt, playback_id, request)
+    grant = await authorized(rt, playback_id, request)
     rendition = _rendition(grant, name)
     key = f"{rendition_prefix(grant.media.id, rendition.name)}/index.m3u8"
     try:  # off the event loop: on an object store this is a network round trip
@@ -144,7 +144,7 @@ async def segment(playback_id: str, name: str, file: str, request: Request) -> R
     if not _FILE.match(file):
         raise not_found()
     rt: Runtime = request.app.state.runtime
-    grant = await run_in_threadpool(authorize, rt, playback_id, request)
+    grant = await authorized(rt, playback_id, request)
     rendition = _rendition(grant, name)
     key = f"{rendition_prefix(grant.media.id, rendition.name)}/{file}"
     media_type = CONTENT_TYPES[file[file.rindex("."):]]
