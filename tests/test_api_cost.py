@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, select
@@ -21,13 +22,16 @@ from reelhouse.tokens import REVOCATION_CHECK_SECONDS, VERIFIED_TTL_SECONDS, Cre
 
 
 @contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    """The SQL statements this thread sends while inside (the server's own threads may be querying meanwhile)."""
+def counted(db: Database, sent: list[tuple[str, Any]] | None = None) -> Iterator[list[str]]:
+    """The SQL statements this thread sends while inside (the server's own threads may be querying meanwhile);
+    `sent` also gets their parameters."""
     mine, statements = threading.get_ident(), []
 
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    def record(_conn, _cursor, statement, parameters, *_args) -> None:  # type: ignore[no-untyped-def]
         if threading.get_ident() == mine and not statement.startswith("BEGIN"):  # SQLite's, sent by engine.py
             statements.append(statement)
+            if sent is not None:
+                sent.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
@@ -162,6 +166,17 @@ def test_a_list_page_costs_the_same_few_queries_whatever_its_size(settings: Sett
             assert all(m.playback_ids and len(m.tracks) == 2 and m.mp4_support for m in page.data)
             sizes[limit] = len(statements)
         assert sizes[1] == sizes[10] == sizes[50] <= 6, sizes  # the count, the page, one per related table
+
+        for order in ("desc", "asc"):  # a page deep in the list walks the index, it does not sort the workspace
+            sent: list[tuple[str, Any]] = []
+            with counted(rt.db, sent):
+                deep = list_media(rt, workspace, Page(10, 4, order))
+            assert [m.title for m in deep.data] == [f"clip {n}" for n in (range(29, 19, -1) if order == "desc" else range(30, 40))]
+            if rt.db.engine.dialect.name == "sqlite":
+                statement, parameters = next((s, p) for s, p in sent if "LIMIT" in s and "FROM media" in s)
+                with rt.db.engine.connect() as connection:
+                    plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+                assert not any("TEMP B-TREE" in row[-1] for row in plan), plan
 
         media_id = page.data[0].id
         with counted(rt.db) as statements:
