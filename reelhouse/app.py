@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -58,9 +59,13 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         deliveries.start()
         sweeper = Sweeper(runtime, chores=(sweep_expired, fail_stranded, sweep_expired_keys))
         sweeper.start()
+        # What exists now (modules, routes, schemas, the runtime: most of the heap) lives as long as the process, yet
+        # every full collection walked all of it again, stopping every request for that long.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             sweeper.stop()
             deliveries.stop()
             pool.stop()
