@@ -120,6 +120,11 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
+    @property
+    def in_process(self) -> bool:
+        """SQLite: a read is a little work in this process, and in WAL mode it never waits for a writer."""
+        return self.engine.dialect.name == "sqlite"
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self._read() as session:
