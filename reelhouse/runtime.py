@@ -12,6 +12,7 @@ from reelhouse.net.fetch import AddressPolicy
 from reelhouse.settings import Settings
 from reelhouse.storage import Storage, open_storage
 from reelhouse.storage.metered import Metered
+from reelhouse.tokens import Credentials
 from reelhouse.upload_urls import UrlSigner, load_or_create_secret
 
 
@@ -25,6 +26,7 @@ class Runtime:
     dispatcher: Dispatcher  # work committed in `db` is handed to it: `wakeups` itself, or a distributed dispatcher
     upload_urls: UrlSigner
     address_policy: AddressPolicy  # what pulls, track URLs and webhooks may reach
+    credentials: Credentials  # access tokens this process has verified
 
     @classmethod
     def open(cls, settings: Settings, *, storage: Storage | None = None, dispatcher: Dispatcher | None = None) -> Runtime:
@@ -37,7 +39,7 @@ class Runtime:
         signer = UrlSigner(load_or_create_secret(db, "upload-url-key"), settings.base_url)
         storage = Metered(storage or open_storage(settings))
         return cls(settings, db, storage, JobQueue(db, settings), wakeups, dispatcher, signer,
-                   AddressPolicy.of(settings))
+                   AddressPolicy.of(settings), Credentials(db))
 
     def close(self) -> None:
         self.db.dispose()

@@ -6,15 +6,18 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import uvicorn
 
 from reelhouse.app import create_app
-from reelhouse.db.engine import migrated
+from reelhouse.db.engine import Database, migrated
+from reelhouse.db.enums import DownloadStatus, MediaStatus
+from reelhouse.db.models import Download, Media, PlaybackId, Track, new_id, utcnow
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.storage import Storage
-from reelhouse.tokens import create_token
+from reelhouse.tokens import create_token, workspace_named
 
 
 def free_port() -> int:
@@ -59,3 +62,29 @@ def make_token(settings: Settings, workspace: str = "Default") -> tuple[str, str
     with migrated(settings) as db, db.write() as session:
         token, secret = create_token(session, workspace=workspace)
         return token.id, secret
+
+
+def add_ready_media(db: Database, count: int, workspace: str = "Default") -> list[str]:
+    """`count` Ready media shaped like a finished 720p upload (a public playback ID, a video and an audio track, an
+    MP4 download), written straight to the database a thousand at a time, one second apart, oldest first: many media
+    in seconds, where ingesting them would take hours. Returns their ids in that order."""
+    with db.write() as session:
+        workspace_id = workspace_named(session, workspace).id
+    start, ids = utcnow() - timedelta(seconds=count), []
+    for first in range(0, count, 1000):
+        with db.write() as session:
+            for n in range(first, min(count, first + 1000)):
+                at = start + timedelta(seconds=n)
+                media = Media(id=new_id(), workspace_id=workspace_id, status=MediaStatus.READY, title=f"clip {n}",
+                              meta={"n": str(n)}, mp4_support="capped_4k", inputs=[{"type": "video"}],
+                              container_format="mov,mp4,m4a,3gp,3g2,mj2", duration=60.0, width=1280, height=720,
+                              frame_rate="30", aspect_ratio="16:9", created_at=at, updated_at=at)
+                media.playback_ids.append(PlaybackId(access_policy="public", domains={"defaultPolicy": "allow"},
+                                                     user_agents={"defaultPolicy": "allow"}, created_at=at))
+                media.tracks.append(Track(type="video", stream_index=0, width=1280, height=720, frame_rate="30",
+                                          codec="h264"))
+                media.tracks.append(Track(type="audio", stream_index=1, position=1, language_code="und", codec="aac"))
+                media.downloads.append(Download(type="capped_4k", status=DownloadStatus.READY, width=1280, height=720))
+                session.add(media)
+                ids.append(media.id)
+    return ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib
 import pkgutil
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -16,9 +17,12 @@ from fastapi.routing import APIRoute
 import reelhouse.api
 from reelhouse.db.engine import migrated
 from reelhouse.settings import Settings
-from reelhouse.tokens import revoke
+from reelhouse.testing import free_port, start_server
+from reelhouse.tokens import REVOCATION_CHECK_SECONDS, revoke
 from tests.api_helpers import create_media, error_of
-from tests.conftest import Server, make_token
+from tests.conftest import Server, make_token, wait_until
+from tests.test_web import page_csrf, signed_in
+from tests.web_helpers import make_user
 
 
 def unauthorized(response: httpx.Response) -> None:
@@ -84,12 +88,42 @@ def test_wrong_or_malformed_credentials(anonymous: httpx.Client, credentials: tu
     assert anonymous.get("/on-demand", headers=basic(token_id, secret)).status_code == 200
 
 
-def test_revoked_token_is_refused(api: httpx.Client, settings: Settings, credentials: tuple[str, str]) -> None:
+def test_a_token_revoked_by_another_process_is_refused_once_the_revocation_check_is_due(
+    api: httpx.Client, settings: Settings, credentials: tuple[str, str]
+) -> None:
+    """As `reelhouse tokens revoke` does, from its own process: the server had verified the token and remembers it,
+    for at most REVOCATION_CHECK_SECONDS after the revocation."""
     assert api.get("/on-demand").status_code == 200
     with migrated(settings) as db, db.write() as session:
         assert revoke(session, credentials[0]) is True
 
+    time.sleep(REVOCATION_CHECK_SECONDS)
     unauthorized(api.get("/on-demand"))
+    unauthorized(api.get("/on-demand"))
+
+
+def test_a_token_revoked_in_the_dashboard_is_refused_by_that_process_at_once_and_by_the_others_soon(
+    settings: Settings, server: Server, credentials: tuple[str, str]
+) -> None:
+    """Two API processes on one database (as `serve --processes 2`, or two machines), both having verified the token."""
+    other = start_server(settings.model_copy(update={"port": free_port()}), workers=False)
+    try:
+        clients = [httpx.Client(base_url=f"{s.url}/v1", auth=credentials, timeout=30) for s in (server, other)]
+        for client in clients:
+            assert client.get("/on-demand").status_code == 200
+        person = signed_in(server, make_user(settings, "ana@example.com"))
+        revoked = person.post(f"/developers/tokens/{credentials[0]}/revoke", data={"csrf": page_csrf(person)})
+        assert revoked.status_code == 303, revoked.text
+
+        unauthorized(clients[0].get("/on-demand"))  # the very next request to the process that revoked it
+        wait_until(lambda: clients[1].get("/on-demand").status_code == 401, timeout=REVOCATION_CHECK_SECONDS + 10,
+                   what="the other process refusing the revoked token")
+        unauthorized(clients[1].get(f"/on-demand/{SOME_ID}"))
+        for client in clients:
+            client.close()
+        person.close()
+    finally:
+        other.stop()
 
 
 def test_media_of_another_workspace_is_not_found(

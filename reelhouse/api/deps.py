@@ -1,7 +1,8 @@
 """Request dependencies: the process runtime and the caller's workspace.
 
 FastAPI runs a plain `def` dependency in a worker thread; those that do no I/O are `async def` so they run
-on the event loop instead of costing a thread hop each on every request.
+on the event loop instead of costing a thread hop each on every request. The credentials check is `async def` too
+and goes to a thread only when it has to read the database.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -20,7 +22,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from reelhouse.api.throttle import FailureThrottle
 from reelhouse.runtime import Runtime
-from reelhouse.tokens import authenticate
+from reelhouse.tokens import Credentials
 from reelhouse.users import session_for
 from reelhouse.wire.errors import ApiError, canonical_uuid, invalid_field
 from reelhouse.wire.schemas import OrderBy, Pagination
@@ -36,13 +38,14 @@ async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def workspace_id(
+async def workspace_id(
     request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
 ) -> str:
-    """The workspace of a valid, unrevoked access token; 401 in the envelope otherwise."""
+    """The workspace of a valid, unrevoked access token; 401 in the envelope otherwise. A token this process verified
+    recently costs no query (`Credentials`), so it is checked on the event loop; anything else goes to a thread."""
     challenge = {"WWW-Authenticate": 'Basic realm="reelhouse"'}
     if credentials is None and request.cookies.get(SESSION_COOKIE):
-        return _session_workspace(request)
+        return await run_in_threadpool(_session_workspace, request)
     if credentials is None:
         raise ApiError(401, "Unauthorized", "Send an access token id and secret key with HTTP Basic auth.",
                        headers=challenge)
@@ -53,13 +56,15 @@ def workspace_id(
         raise ApiError(429, "Too many failed authentications",
                        f"Too many wrong credentials from this address or for this token; retry in {wait} s.",
                        headers={"Retry-After": str(wait)})
-    with request.app.state.runtime.db.read() as session:
-        token = authenticate(session, credentials.username, credentials.password)
-        if token is None:
-            throttle.failed(*keys)
-            raise ApiError(401, "Unauthorized", "The access token is unknown, revoked or its secret is wrong.",
-                           headers=challenge)
-        return token.workspace_id
+    verified: Credentials = request.app.state.runtime.credentials
+    workspace = verified.cached(credentials.username, credentials.password)
+    if workspace is None:
+        workspace = await run_in_threadpool(verified.verify, credentials.username, credentials.password)
+    if workspace is None:
+        throttle.failed(*keys)
+        raise ApiError(401, "Unauthorized", "The access token is unknown, revoked or its secret is wrong.",
+                       headers=challenge)
+    return workspace
 
 
 def _session_workspace(request: Request) -> str:
@@ -95,6 +100,18 @@ def uuid_param(name: str, where: Callable[..., Any] = Path) -> Callable[..., Cor
 
 
 T = TypeVar("T")
+
+
+async def reading(rt: Runtime, work: Callable[[Session], T]) -> T:
+    """`work` on a read session, for the API's busiest reads: on the event loop where the database is SQLite in this
+    process, in a worker thread where it is a server to wait for. Handing a SQLite read to a thread cost more than
+    the read: the thread pool's round trip, and the read's data crossing to the other core and back."""
+
+    def run() -> T:
+        with rt.db.read() as session:
+            return work(session)
+
+    return run() if rt.db.in_process else await run_in_threadpool(run)
 MAX_PAGE = 2**31 - 1  # far past any real listing; keeps the SQL OFFSET inside a 64-bit integer
 
 
@@ -111,11 +128,14 @@ class Page:
         options: Sequence[ORMOption] = (),
     ) -> tuple[Sequence[T], Pagination]:
         """This page of the `model` rows matching `where`, ordered by `by` as the client asked (then by id, so
-        pages never overlap or skip a row), and FastPix's pagination object: offsetCount is the number of pages."""
+        pages never overlap or skip a row), and FastPix's pagination object: offsetCount is the number of pages.
+        Both keys go the same way, so an index on (workspace, `by`, id) walked either way yields the page: a tie-break
+        the other way made SQLite sort the whole workspace for every page."""
         total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-        order = by.desc() if self.order_by == "desc" else by.asc()
+        ident: InstrumentedAttribute[Any] = model.id  # type: ignore[attr-defined]
+        order = (by.desc(), ident.desc()) if self.order_by == "desc" else (by.asc(), ident.asc())
         rows = session.scalars(
-            select(model).where(*where).order_by(order, model.id)  # type: ignore[attr-defined]
+            select(model).where(*where).order_by(*order)
             .offset((self.page - 1) * self.limit).limit(self.limit).options(*options)
         ).all()
         return rows, Pagination(total_records=total, current_offset=self.page, offset_count=math.ceil(total / self.limit))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep
+from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep, reading
 from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute
 from reelhouse.catalog import clips, media, tracks, transforms
@@ -63,18 +63,21 @@ def create_media(
 
 
 @router.get("/on-demand", response_model=ListEnvelope[MediaOut], summary="List media")
-def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[MediaOut]:
-    with rt.db.read() as session:
+async def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[MediaOut]:
+    def listed(session: Session) -> ListEnvelope[MediaOut]:
         rows, pagination = page.select(session, Media, Media.workspace_id == workspace, by=Media.created_at,
                                        options=[selectinload(r) for r in views.RENDERED])
-        data = [views.media(row, rt.settings.base_url) for row in rows]
-    return ListEnvelope(data=data, pagination=pagination)
+        return ListEnvelope(data=[views.media(row, rt.settings.base_url) for row in rows], pagination=pagination)
+
+    return await reading(rt, listed)
 
 
 @router.get("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Get a media by ID")
-def read_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[MediaOut]:
-    with rt.db.read() as session:
+async def read_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[MediaOut]:
+    def read(session: Session) -> Envelope[MediaOut]:
         return Envelope(data=views.media(media.get_media(session, workspace, media_id), rt.settings.base_url))
+
+    return await reading(rt, read)
 
 
 @router.patch("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Update a media by ID")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.interfaces import ORMOption
 
 from reelhouse.db.engine import Database
 from reelhouse.db.enums import InsightKind, JobKind, MediaStatus, TrackStatus
@@ -111,18 +110,22 @@ def create_media(
     return media
 
 
-def find_media(session: Session, workspace_id: str, media_id: str, *options: ORMOption) -> Media | None:
-    """By media id, or by the id of the direct upload that created it (FastPix accepts both).
-    `options` eager-load what the caller is about to read."""
-    query = select(Media).where(
-        Media.workspace_id == workspace_id, or_(Media.id == media_id, Media.upload_id == media_id)
-    )
-    return session.scalars(query.options(*options)).unique().first()
+# Built once, with parameters: SQLAlchemy then reuses the compiled SQL without building the statement and its cache
+# key again on every request.
+_BY_ID = select(Media).where(
+    Media.workspace_id == bindparam("workspace"), or_(Media.id == bindparam("media"), Media.upload_id == bindparam("media"))
+)
+_RENDERABLE = _BY_ID.options(*(joinedload(r) for r in views.RENDERED))  # and everything its wire form shows
+
+
+def find_media(session: Session, workspace_id: str, media_id: str) -> Media | None:
+    """By media id, or by the id of the direct upload that created it (FastPix accepts both)."""
+    return session.scalars(_BY_ID, {"workspace": workspace_id, "media": media_id}).first()
 
 
 def get_media(session: Session, workspace_id: str, media_id: str) -> Media:
     """The media with everything its wire form shows, in one query; 404 when the workspace has none such."""
-    media = find_media(session, workspace_id, media_id, *(joinedload(r) for r in views.RENDERED))
+    media = session.scalars(_RENDERABLE, {"workspace": workspace_id, "media": media_id}).unique().first()
     if media is None:
         raise not_found()
     return media

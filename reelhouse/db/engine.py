@@ -42,10 +42,16 @@ def public_url(session: Session) -> str:
     return session.info[_PUBLIC_URL]
 
 
+# Connections kept open between uses. The API runs its database work on up to 40 threads (anyio's default), next to
+# the job and delivery threads; with SQLAlchemy's default of 5 a busy API opened and closed a connection on a third
+# of its requests (and set up SQLite's pragmas and read its schema each time). Opened only as concurrency needs them.
+POOL = {"pool_size": 20, "max_overflow": 30}
+
+
 def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, future=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, pool_pre_ping=True, future=True, **POOL)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **POOL)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -118,6 +124,11 @@ class Database:
 
     def migrate(self) -> None:
         migrate(self.engine)
+
+    @property
+    def in_process(self) -> bool:
+        """SQLite: a read is a little work in this process, and in WAL mode it never waits for a writer."""
+        return self.engine.dialect.name == "sqlite"
 
     @contextmanager
     def read(self) -> Iterator[Session]:

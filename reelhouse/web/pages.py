@@ -31,11 +31,10 @@ from reelhouse.db.models import (
     Webhook,
     WebhookDelivery,
     Workspace,
-    utcnow,
 )
 from reelhouse.playback import access
 from reelhouse.runtime import Runtime
-from reelhouse.tokens import create_token
+from reelhouse.tokens import create_token, revoke
 from reelhouse.users import Locked, close_session, open_session, sign_in
 from reelhouse.web.session import (
     LOGIN_CSRF_COOKIE,
@@ -343,7 +342,8 @@ async def revoke_access_token(request: Request, token_id: str) -> Response:
         token = session.get(AccessToken, token_id) if is_uuid(token_id) else None
         if token is None or token.workspace_id != who.workspace_id:
             return _not_found(request, who)
-        token.revoked_at = utcnow()
+        revoke(session, token.id)
+    _rt(request).credentials.forget(token.id)
     return RedirectResponse("/developers", status_code=303)
 
 

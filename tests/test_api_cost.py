@@ -1,0 +1,186 @@
+"""What a request costs the database: verified credentials remembered (and forgotten on revocation), a list page a
+fixed number of queries however many media it shows, one query to read a media."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, event, select
+
+from reelhouse.api.deps import Page
+from reelhouse.api.media import list_media, read_media
+from reelhouse.db.engine import Database, migrated
+from reelhouse.db.models import AccessToken, Workspace
+from reelhouse.runtime import Runtime
+from reelhouse.settings import Settings
+from reelhouse.testing import add_ready_media
+from reelhouse.tokens import REVOCATION_CHECK_SECONDS, VERIFIED_TTL_SECONDS, Credentials, create_token, revoke
+
+
+@contextmanager
+def counted(db: Database, sent: list[tuple[str, Any]] | None = None) -> Iterator[list[str]]:
+    """The SQL statements sent while inside (no server runs here: nothing else queries); `sent` also gets their
+    parameters."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args) -> None:  # type: ignore[no-untyped-def]
+        if not statement.startswith("BEGIN"):  # SQLite's, sent by engine.py
+            statements.append(statement)
+            if sent is not None:
+                sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    with migrated(settings) as database:
+        yield database
+
+
+def new_token(db: Database, workspace: str = "Default") -> tuple[str, str, str]:
+    with db.write() as session:
+        token, secret = create_token(session, workspace=workspace)
+        return token.id, secret, token.workspace_id
+
+
+def revoke_elsewhere(settings: Settings, token_id: str) -> None:
+    """As another process would: its own connection, its own commit."""
+    with migrated(settings) as other, other.write() as session:
+        assert revoke(session, token_id)
+
+
+def test_a_verified_token_costs_no_query_until_the_revocation_check_is_due(db: Database) -> None:
+    clock = Clock()
+    credentials = Credentials(db, clock)
+    token_id, secret, workspace = new_token(db)
+    assert credentials.cached(token_id, secret) is None  # never verified: the caller asks the database
+    with counted(db) as statements:
+        assert credentials.verify(token_id, secret) == workspace
+    assert statements  # read the revocation count and the token
+
+    with counted(db) as statements:
+        for _ in range(3):
+            clock.now += REVOCATION_CHECK_SECONDS / 4
+            assert credentials.cached(token_id, secret) == workspace
+    assert statements == []
+    assert credentials.cached(token_id, "wrong secret") is None
+    assert credentials.verify(token_id, "wrong secret") is None
+
+    clock.now += REVOCATION_CHECK_SECONDS
+    assert credentials.cached(token_id, secret) is None  # due: `verify` reads the count again, then trusts it
+    with counted(db) as statements:
+        assert credentials.verify(token_id, secret) == workspace
+    assert len(statements) == 1
+    assert credentials.cached(token_id, secret) == workspace
+
+
+def test_a_revocation_anywhere_is_seen_at_the_next_check(settings: Settings, db: Database) -> None:
+    clock = Clock()
+    credentials = Credentials(db, clock)
+    (revoked_id, revoked_secret, _), (kept_id, kept_secret, workspace) = new_token(db), new_token(db, "Other")
+    assert credentials.verify(revoked_id, revoked_secret) and credentials.verify(kept_id, kept_secret)
+
+    revoke_elsewhere(settings, revoked_id)
+    clock.now += REVOCATION_CHECK_SECONDS
+    assert credentials.cached(revoked_id, revoked_secret) is None
+    assert credentials.verify(revoked_id, revoked_secret) is None
+    assert credentials.cached(revoked_id, revoked_secret) is None
+    assert credentials.verify(kept_id, kept_secret) == workspace  # read again once, then remembered again
+    assert credentials.cached(kept_id, kept_secret) == workspace
+
+
+def test_a_token_revoked_through_this_process_is_refused_at_once(db: Database) -> None:
+    credentials = Credentials(db, Clock())
+    token_id, secret, _ = new_token(db)
+    assert credentials.verify(token_id, secret)
+    with db.write() as session:
+        revoke(session, token_id)
+    credentials.forget(token_id)
+    assert credentials.cached(token_id, secret) is None
+    assert credentials.verify(token_id, secret) is None
+
+
+def test_a_verification_read_before_a_forget_is_not_remembered(db: Database) -> None:
+    """A lookup that read the token just before it was revoked and forgotten must not put it back."""
+    credentials = Credentials(db, Clock())
+    token_id, secret, workspace = new_token(db)
+    original = credentials._check_revocations
+
+    def revoked_meanwhile(session):  # type: ignore[no-untyped-def]
+        generation = original(session)
+        credentials.forget(token_id)  # the revocation lands between this lookup's check and its answer
+        return generation
+
+    credentials._check_revocations = revoked_meanwhile  # type: ignore[method-assign]
+    assert credentials.verify(token_id, secret) == workspace  # the row it read was still valid
+    assert credentials.cached(token_id, secret) is None
+
+
+def test_verified_tokens_are_read_again_after_their_ttl(db: Database) -> None:
+    """Even with no revocation counted (a row deleted by hand, say) nothing is trusted for longer than the TTL."""
+    clock = Clock()
+    credentials = Credentials(db, clock)
+    token_id, secret, workspace = new_token(db)
+    started = clock.now
+    assert credentials.verify(token_id, secret) == workspace
+    with db.write() as session:
+        session.execute(delete(AccessToken).where(AccessToken.id == token_id))
+
+    clock.now = started + VERIFIED_TTL_SECONDS - REVOCATION_CHECK_SECONDS / 2
+    other_id, other_secret, _ = new_token(db)
+    assert credentials.verify(other_id, other_secret)  # the revocation check is fresh: it counted nothing new
+    assert credentials.cached(token_id, secret) == workspace
+    clock.now = started + VERIFIED_TTL_SECONDS
+    assert credentials.cached(token_id, secret) is None
+    assert credentials.verify(token_id, secret) is None
+
+
+def test_a_list_page_costs_the_same_few_queries_whatever_its_size(settings: Settings) -> None:
+    rt = Runtime.open(settings)
+    try:
+        add_ready_media(rt.db, 60)
+        with rt.db.read() as session:
+            workspace = session.scalars(select(Workspace.id)).one()
+        sizes = {}
+        for limit in (1, 10, 50):
+            with counted(rt.db) as statements:
+                page = asyncio.run(list_media(rt, workspace, Page(limit, 1, "desc")))
+            assert len(page.data) == limit
+            assert all(m.playback_ids and len(m.tracks) == 2 and m.mp4_support for m in page.data)
+            sizes[limit] = len(statements)
+        assert sizes[1] == sizes[10] == sizes[50] <= 6, sizes  # the count, the page, one per related table
+
+        for order in ("desc", "asc"):  # a page deep in the list walks the index, it does not sort the workspace
+            sent: list[tuple[str, Any]] = []
+            with counted(rt.db, sent):
+                deep = asyncio.run(list_media(rt, workspace, Page(10, 4, order)))
+            assert [m.title for m in deep.data] == [f"clip {n}" for n in (range(29, 19, -1) if order == "desc" else range(30, 40))]
+            if rt.db.engine.dialect.name == "sqlite":
+                statement, parameters = next((s, p) for s, p in sent if "LIMIT" in s and "FROM media" in s)
+                with rt.db.engine.connect() as connection:
+                    plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+                assert not any("TEMP B-TREE" in row[-1] for row in plan), plan
+
+        media_id = page.data[0].id
+        with counted(rt.db) as statements:
+            assert asyncio.run(read_media(media_id, rt, workspace)).data.id == media_id
+        assert len(statements) == 1
+    finally:
+        rt.close()
