@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, find_ffmpeg, run_ffmpeg
+from reelhouse.media import probe as probe_module
 from reelhouse.media.probe import ProbeError, probe
 from tests.clips import make_clip, truncate
 from tests.test_limits import peak_rss_kib, reset_peak_rss
@@ -209,3 +210,15 @@ def test_a_frame_at_the_default_pixel_limit_still_probes(tmp_path: Path) -> None
 def test_a_probe_past_its_time_limit_fails_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(ProbeError, match="longer than"):
         probe(make_clip(tmp_path / "clip.mp4"), timeout=0.01)  # not even Python starts in 10 ms
+
+
+def test_an_unchanged_file_is_read_once_and_a_changed_one_again(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "clip.mp4"
+    make_clip(path)
+    children = []
+    real = probe_module._probe_in_child
+    monkeypatch.setattr(probe_module, "_probe_in_child", lambda *args: children.append(args) or real(*args))
+    first = probe_module.probe(path)
+    assert probe_module.probe(path) == first and len(children) == 1
+    make_clip(path, audio=False)  # the same name, another file
+    assert probe_module.probe(path).audio is None and len(children) == 2
