@@ -154,23 +154,35 @@ def _children(pid: int) -> list[int]:
     return [grand for child in found for grand in [child, *_children(child)]]
 
 
+class Memory:
+    """The resident memory (MB) of a process before a piece of work and at its peak during it, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.before, self.peak = pid, rss_mb(pid), 0.0
+
+    @contextmanager
+    def watched(self) -> Iterator[None]:
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.05):
+                self.peak = max(self.peak, rss_mb(self.pid))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            yield
+        finally:
+            done.set()
+            sampler.join()
+
+
 def wrk_with_rss(pid: int, url: str, connections: int) -> tuple[dict[str, float], float, float]:
-    """A wrk run, with the server's resident memory before it and at its peak during it (sampled every 50 ms)."""
-    before, peak, done = rss_mb(pid), 0.0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.05):
-            peak = max(peak, rss_mb(pid))
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    """A wrk run, with the server's resident memory before it and at its peak during it."""
+    memory = Memory(pid)
+    with memory.watched():
         result = wrk(url, connections)
-    finally:
-        done.set()
-        sampler.join()
-    return result, before, peak
+    return result, memory.before, memory.peak
 
 
 def padded_upload(api: httpx.Client, clip: Path, total: int, pid: int) -> tuple[float, float, float]:
@@ -194,16 +206,8 @@ def padded_upload(api: httpx.Client, clip: Path, total: int, pid: int) -> tuple[
             yield block[:piece] if piece < len(block) else block
             start += piece
 
-    before, peak, done = rss_mb(pid), 0.0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.05):
-            peak = max(peak, rss_mb(pid))
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    memory = Memory(pid)
+    with memory.watched():
         upload = api.post("/on-demand/upload", json={"corsOrigin": "*", "pushMediaSettings": {
             "accessPolicy": "public"}}).json()["data"]
         step = 256 * 1024 * 1024
@@ -215,10 +219,7 @@ def padded_upload(api: httpx.Client, clip: Path, total: int, pid: int) -> tuple[
         while (media := api.get(f"/on-demand/{upload['uploadId']}").json()["data"])["status"] not in FINAL:
             time.sleep(0.2)
         assert media["status"] == "Ready", media
-    finally:
-        done.set()
-        sampler.join()
-    return before, peak, rss_mb(pid)
+    return memory.before, memory.peak, rss_mb(pid)
 
 
 def main() -> None:
