@@ -184,7 +184,7 @@ def tokens_list(data_dir: Path | None) -> None:
 @click.argument("token_id")
 @data_dir_option
 def tokens_revoke(token_id: str, data_dir: Path | None) -> None:
-    """Revoke a token: requests using it get 401 from now on."""
+    """Revoke a token: requests using it get 401 within a second (running servers re-check revocations each second)."""
     with migrated(load_settings(data_dir=data_dir)) as db, db.write() as session:
         found = revoke(session, token_id)
     if not found:
