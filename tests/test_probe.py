@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, find_ffmpeg, run_ffmpeg
 from reelhouse.media import probe as probe_module
+from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, find_ffmpeg, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
 from tests.clips import make_clip, truncate
 from tests.test_limits import peak_rss_kib, reset_peak_rss

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 
 from reelhouse.db.enums import JobKind
-from reelhouse.db.models import Job, Media, Rendition, WebhookEvent
+from reelhouse.db.models import EncodePart, Job, Media, Rendition, WebhookEvent
 from reelhouse.jobs.queue import enqueue
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import find_ffmpeg
@@ -44,7 +44,7 @@ if "hls" in args and os.path.exists({slow!r}):
     args.insert(args.index("-i"), "-re")
 process = subprocess.Popen([{ffmpeg!r}, *args])
 while process.poll() is None:
-    if "hls" in args and os.path.exists({kill!r}):
+    if "hls" in args and os.path.exists({kill!r}) and ("-ss" in args or open({kill!r}).read() != "chunks"):
         process.kill()
         process.wait()
         sys.stderr.write("killed halfway\\n")
@@ -78,8 +78,9 @@ class Encodes:
     def slow(self, on: bool = True) -> None:
         self.slow_flag.touch() if on else self.slow_flag.unlink(missing_ok=True)
 
-    def kill(self, on: bool = True) -> None:
-        self.kill_flag.touch() if on else self.kill_flag.unlink(missing_ok=True)
+    def kill(self, on: bool = True, *, chunks_only: bool = False) -> None:
+        """Kills encodes as they run: all of them, or only those of a long source's later chunks."""
+        self.kill_flag.write_text("chunks" if chunks_only else "") if on else self.kill_flag.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,21 +88,28 @@ def encodes(tmp_path_factory: pytest.TempPathFactory) -> Encodes:
     return Encodes(tmp_path_factory.mktemp("flags"))
 
 
-@pytest.fixture(scope="module")
-def wrapped(tmp_path_factory: pytest.TempPathFactory, encodes: Encodes) -> Iterator[tuple[Server, tuple[str, str]]]:
-    folder = tmp_path_factory.mktemp("progressive")
+@contextlib.contextmanager
+def wrapped_server(folder: Path, encodes: Encodes, **settings: object) -> Iterator[tuple[Server, tuple[str, str]]]:
+    """A server of its own whose ffmpeg `encodes` can slow down or kill."""
     wrapper = folder / "ffmpeg"
     wrapper.write_text(WRAPPER.format(python=sys.executable, ffmpeg=find_ffmpeg(), slow=str(encodes.slow_flag),
                                       kill=str(encodes.kill_flag)))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     with fresh_postgres() if ON_POSTGRES else contextlib.nullcontext() as database_url:
-        settings = server_settings(folder / "data", database_url).model_copy(update={"ffmpeg_path": str(wrapper)})
-        credentials = make_token(settings)
-        running = start_server(settings)
+        config = server_settings(folder / "data", database_url).model_copy(
+            update={"ffmpeg_path": str(wrapper), **settings})
+        credentials = make_token(config)
+        running = start_server(config)
         try:
             yield running, credentials
         finally:
             running.stop()
+
+
+@pytest.fixture(scope="module")
+def wrapped(tmp_path_factory: pytest.TempPathFactory, encodes: Encodes) -> Iterator[tuple[Server, tuple[str, str]]]:
+    with wrapped_server(tmp_path_factory.mktemp("progressive"), encodes) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -254,27 +262,40 @@ def test_an_encode_killed_halfway_fails_the_media_and_serves_nothing(wrapped, wa
     assert not server.runtime.storage.list(f"media/{created['id']}/hls")
 
 
-def test_a_retry_after_a_crash_starts_over_and_lists_nothing_stale(wrapped, wapi, create):
+def test_a_retry_after_a_crash_keeps_what_was_published_and_finishes_the_rest(wrapped, wapi, create):
     server, _ = wrapped
     created = create("crashed.ts", seconds=3, width=320, height=240, **MPEG2)
     _status(wapi, created["id"], ("Ready",))
     wait_until_done(server, created["id"])
-    rt = server.runtime
-    prefix = rendition_prefix(created["id"], "v240")
-    # what a crashed attempt leaves: listed renditions still growing, and a segment the new encode will not make
-    rt.storage.write(f"{prefix}/seg_00099.m4s", [b"stale"])
-    stale = hls.event_playlist("init.mp4", [("seg_00000.m4s", 1.0), ("seg_00099.m4s", 4.0)], 4, ended=False)
-    rt.storage.write(f"{prefix}/index.m3u8", [stale.encode()])
+    rt, pid = server.runtime, created["playbackIds"][0]["id"]
+    whole = {name: m3u8.loads(httpx.get(f"{server.url}/stream/{pid}/{name}/index.m3u8").text)
+             for name in ("v240", "audio")}
+    first = rt.storage.read(f"{rendition_prefix(created['id'], 'v240')}/seg_00000.m4s")
+    # what a crash after the first segments leaves: growing playlists of what was recorded, a part not done, and a
+    # segment stored but not yet recorded
     with rt.db.write() as session:
         media = session.get(Media, created["id"])
+        part = session.get(EncodePart, (media.id, JobKind.TRANSCODE, 0))
+        part.outputs = {name: {**written, "segments": written["segments"][:1]} for name, written in part.outputs.items()}
+        part.done = False
         for rendition in media.renditions:
             rendition.complete = False
+            kept = part.outputs[rendition.name]["segments"]
+            text = hls.event_playlist("init.mp4", [(uri, d) for uri, d, _ in kept], 4, ended=False)
+            rt.storage.write(f"{rendition_prefix(media.id, rendition.name)}/index.m3u8", [text.encode()])
+        rt.storage.write(f"{rendition_prefix(media.id, 'v240')}/seg_00001.m4s", [b"half-written"])
         enqueue(session, JobKind.TRANSCODE, media)
+    viewer = Viewer(server.url, pid)
+    viewer.sample()
     wait_until_done(server, created["id"])
-    pid = created["playbackIds"][0]["id"]
-    playlist = m3u8.loads(httpx.get(f"{server.url}/stream/{pid}/v240/index.m3u8").text)
-    assert playlist.is_endlist and "seg_00099.m4s" not in [s.uri for s in playlist.segments]
-    assert httpx.get(f"{server.url}/stream/{pid}/v240/seg_00099.m4s").status_code == 404
+    assert viewer.sample(), "the retry ended every playlist"
+    for name, before in whole.items():
+        after = m3u8.loads(httpx.get(f"{server.url}/stream/{pid}/{name}/index.m3u8").text)
+        assert [(x.uri, x.duration) for x in after.segments] == [(x.uri, x.duration) for x in before.segments]
+    assert rt.storage.read(f"{rendition_prefix(created['id'], 'v240')}/seg_00001.m4s") != b"half-written"
+    assert rt.storage.read(f"{rendition_prefix(created['id'], 'v240')}/seg_00000.m4s") == first  # kept, not redone
+    times = decoded(f"{server.url}/stream/{pid}/v240/index.m3u8", "video")
+    assert max(b - a for a, b in zip(times, times[1:])) < 0.05 and abs(times[-1] - times[0] - 3) < 0.1
     with rt.db.read() as session:
         assert all(r.complete for r in session.get(Media, created["id"]).renditions)
         ready = session.scalar(select(func.count()).select_from(WebhookEvent).where(

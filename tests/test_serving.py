@@ -122,7 +122,7 @@ def test_segments_and_downloads_keep_their_bytes_types_ranges_and_head(running: 
         assert httpx.get(url, headers={"Range": "bytes=-10"}).content == data[-10:]
         refused = httpx.get(url, headers={"Range": f"bytes={len(data)}-"})
         assert refused.status_code == 416 and refused.headers["content-range"] == f"bytes */{len(data)}"
-    assert "nosniff" == httpx.get(segment).headers["x-content-type-options"]
+    assert httpx.get(segment).headers["x-content-type-options"] == "nosniff"
 
 
 def test_rules_and_deletion_apply_on_the_next_request(running: Running, played) -> None:

@@ -66,6 +66,7 @@ class JobKind(StrEnum):
     INGEST = "ingest"
     TRANSCODE = "transcode"  # published while it runs: stream copy, or the whole ladder in one decode
     LADDER = "ladder"  # after a stream copy, the smaller rungs in one decode
+    CHUNK = "chunk"  # one chunk of a long source's ladder, encoded while other workers encode the rest
     MP4 = "mp4"
     TRACK = "track"  # an added audio or subtitle track
     NORMALISE_AUDIO = "normalise-audio"  # optimizeAudio: the loudness-normalised original audio, after Ready

@@ -264,6 +264,24 @@ class Rendition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EncodePart(Base):
+    """One ffmpeg run's share of a media's renditions: the whole of them, or one chunk of a long source that any
+    worker encodes while others encode the rest. `outputs` records, per rendition it writes, the segments stored so
+    far ({name: {"init": sha256 of its init segment, "codecs": ..., "segments": [[uri, seconds, bytes], ...]}}); a
+    rendition's playlist lists its parts' segments in order, up to the first part still running."""
+
+    __tablename__ = "encode_parts"
+
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[str] = mapped_column(String(32), primary_key=True)  # the JobKind that plans it: transcode | ladder
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)  # its place on the timeline
+    start: Mapped[float] = mapped_column(Float, default=0.0)  # where it starts in the source: a keyframe, seconds
+    first_frame: Mapped[int] = mapped_column(Integer, default=0)  # ...and on the output frame grid
+    frames: Mapped[int | None] = mapped_column(Integer)  # frames it encodes; none: to the end of the source
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Download(Base):
     """The outcome of one requested MP4/M4A rendition (`mp4Support`), stored under `media/<id>/downloads/`.
     Written once its file is published (`ready`) or its job gave up (`failed`): a requested rendition

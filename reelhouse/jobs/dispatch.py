@@ -23,6 +23,7 @@ QUEUES: dict[JobKind, str] = {
     JobKind.INGEST: "transcode",
     JobKind.TRANSCODE: "transcode",
     JobKind.LADDER: "transcode",
+    JobKind.CHUNK: "transcode",
     JobKind.MP4: "transcode",
     JobKind.TRACK: "transcode",
     JobKind.NORMALISE_AUDIO: "transcode",

@@ -26,6 +26,12 @@ class NormaliseAudioParams(Params):
     rendition: str
 
 
+class ChunkParams(Params):
+    """Which of the media's encode parts (`EncodePart.index`) the job encodes."""
+
+    index: int
+
+
 class Mp4Params(Params):
     type: str  # an `mp4.KINDS` key: capped_4k | audioOnly
 
@@ -39,6 +45,7 @@ PARAMS: dict[JobKind, type[Params]] = {
     JobKind.INGEST: Params,
     JobKind.TRANSCODE: Params,
     JobKind.LADDER: Params,
+    JobKind.CHUNK: ChunkParams,
     JobKind.MP4: Mp4Params,
     JobKind.TRACK: TrackParams,
     JobKind.NORMALISE_AUDIO: NormaliseAudioParams,

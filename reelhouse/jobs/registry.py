@@ -17,6 +17,7 @@ STEPS = {
     JobKind.INGEST: "reelhouse.jobs.ingest:STEP",
     JobKind.TRANSCODE: "reelhouse.jobs.transcode:PLAYABLE",
     JobKind.LADDER: "reelhouse.jobs.transcode:LADDER",
+    JobKind.CHUNK: "reelhouse.jobs.transcode:CHUNK",
     JobKind.MP4: "reelhouse.jobs.downloads:STEP",
     JobKind.TRACK: "reelhouse.jobs.tracks:STEP",
     JobKind.NORMALISE_AUDIO: "reelhouse.jobs.loudness:STEP",

@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
+from reelhouse.db.enums import MediaStatus
 from reelhouse.db.models import Job, Media
 from reelhouse.jobs.params import Params
 from reelhouse.media import loudness
@@ -54,15 +55,17 @@ class JobContext(Generic[P]):
         except ProbeError as exc:
             raise PermanentError(f"{what}: {exc}" if what else str(exc)) from None
 
-    def media_deleted(self) -> bool:
+    def media_gone(self) -> bool:
+        """Deleted, or failed by another job (a chunk of its encode that gave up): work on it is wasted."""
         with self.runtime.db.read() as session:
-            return session.get(Media, self.media_id) is None
+            media = session.get(Media, self.media_id)
+            return media is None or media.status == MediaStatus.FAILED
 
     def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str, loglevel: str = "error") -> list[str]:
         """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
         duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker, and within
-        seconds of its media being deleted; progress is recorded in 10 % steps; a failure is permanent and reads
-        "<what>: <ffmpeg's error>". Returns the last lines ffmpeg logged at `loglevel`."""
+        seconds of its media being deleted or failing; progress is recorded in 10 % steps; a failure is permanent and
+        reads "<what>: <ffmpeg's error>". Returns the last lines ffmpeg logged at `loglevel`."""
         settings = self.runtime.settings
         reported = -1.0
 
@@ -76,9 +79,9 @@ class JobContext(Generic[P]):
         timeout = 120 + duration * work * settings.ffmpeg_timeout_factor
         try:
             return run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress,
-                              cancelled=self.media_deleted, loglevel=loglevel)
+                              cancelled=self.media_gone, loglevel=loglevel)
         except FFmpegCancelled:
-            raise PermanentError("the media was deleted") from None
+            raise PermanentError("the media was deleted or failed") from None
         except FFmpegError as exc:
             raise PermanentError(f"{what}: {exc}") from None
 

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from reelhouse.media.chunks import WHOLE, Chunk
 from reelhouse.media.ladder import AUDIO_BITRATE, SEGMENT_SECONDS, Rung
 from reelhouse.media.loudness import gain_filter
 from reelhouse.media.probe import StreamInfo
@@ -32,17 +33,23 @@ AUDIO_SEGMENT_SECONDS = 1
 # ---------------------------------------------------------------- ffmpeg command lines
 
 
-def hls_output(folder: Path, seconds: float = SEGMENT_SECONDS, playlist_type: str = "vod") -> list[str]:
-    """One rendition: fMP4 segments, init.mp4 and index.m3u8 in `folder`. A video segment ends at the first keyframe
-    at or after each multiple of `seconds`. An `event` playlist is rewritten (atomically) as each segment is
-    finished, so a publisher can follow the encode."""
+def part_files(index: int) -> str:
+    """What a chunk's file names start with, so every chunk's segments sit side by side in the rendition's folder:
+    the first chunk (or a whole encode) writes seg_00000.m4s, the fourth c0003-seg_00000.m4s."""
+    return f"c{index:04d}-" if index else ""
+
+
+def hls_output(folder: Path, seconds: float = SEGMENT_SECONDS, playlist_type: str = "vod", files: str = "") -> list[str]:
+    """One rendition: fMP4 segments, init.mp4 and index.m3u8 in `folder`, the media files' names after `files`. A video
+    segment ends at the first keyframe at or after each multiple of `seconds`. An `event` playlist is rewritten
+    (atomically) as each segment is finished, so a publisher can follow the encode."""
     return [
         "-f", "hls",
         "-hls_time", str(seconds),
         "-hls_playlist_type", playlist_type,
         "-hls_segment_type", "fmp4",
-        "-hls_fmp4_init_filename", "init.mp4",
-        "-hls_segment_filename", str(folder / "seg_%05d.m4s"),
+        "-hls_fmp4_init_filename", f"{files}init.mp4",
+        "-hls_segment_filename", str(folder / f"{files}seg_%05d.m4s"),
         str(folder / "index.m3u8"),
     ]  # fmt: skip
 
@@ -54,14 +61,14 @@ def audio_codec_args(audio: StreamInfo, gain: float | None = None) -> list[str]:
     return AAC_STEREO + (["-af", gain_filter(gain)] if gain is not None else [])
 
 
-def x264_args(rung: Rung, keyframes: str) -> list[str]:
+def x264_args(rung: Rung, keyframes: str, threads: int = 0) -> list[str]:
     """Closed GOPs with keyframes forced at the same instants on every rung, so players switch cleanly.
 
     B-frames delay the first picture; keeping the muxer from shifting timestamps (an edit list
     compensates instead) puts every rung's keyframes at exactly the same presentation times.
     """
     gop = int(rung.fps * SEGMENT_SECONDS * 2)
-    return [
+    return [*(["-threads", str(threads)] if threads else []),
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
         "-b:v", str(rung.bitrate), "-maxrate", str(rung.bitrate * 3 // 2), "-bufsize", str(rung.bitrate * 2),
         "-force_key_frames", keyframes, "-sc_threshold", "0", "-g", str(gop), "-flags", "+cgop",
@@ -69,8 +76,11 @@ def x264_args(rung: Rung, keyframes: str) -> list[str]:
     ]  # fmt: skip
 
 
-def every_segment() -> str:
-    """Keyframes at 0, at FIRST_SEGMENT_SECONDS, then every SEGMENT_SECONDS: the same instants on every rung."""
+def every_segment(*, short_first: bool = True) -> str:
+    """Keyframes at 0, at FIRST_SEGMENT_SECONDS (unless not `short_first`), then every SEGMENT_SECONDS: the same
+    instants on every rung."""
+    if not short_first:
+        return f"expr:gte(t,{SEGMENT_SECONDS}*n_forced)"
     return f"expr:if(eq(n_forced,1),gte(t,{FIRST_SEGMENT_SECONDS}),gte(t,{SEGMENT_SECONDS}*(n_forced-1)))"
 
 
@@ -93,12 +103,16 @@ def copy_command(source: Path, out: Path, rung: Rung | None, audio: StreamInfo |
 
 def encode_command(
     source: Path, out: Path, rungs: list[Rung], audio: StreamInfo | None, keyframes: str,
-    *, cut: float = SEGMENT_SECONDS,
+    *, cut: float = SEGMENT_SECONDS, chunk: Chunk = WHOLE, threads: int = 0,
 ) -> list[str]:
     """Decodes once and encodes every rung (and the audio rendition, when given) in one ffmpeg process, with event
     playlists so it is published while it runs. `cut` no longer than the gap between forced keyframes (as for
-    `every_segment`'s FIRST_SEGMENT_SECONDS) starts a segment at every one of them, on every rung alike."""
-    args = ["-y", "-i", str(source)]
+    `every_segment`'s FIRST_SEGMENT_SECONDS) starts a segment at every one of them, on every rung alike.
+
+    A `chunk` of a long source is decoded from its keyframe (`-ss` before `-i` starts exactly there) for its number
+    of frames, and its segments are stamped with their place on the whole timeline (`frag_discont` makes the
+    fragments carry the offset rather than an edit list), so they follow the previous chunk's without a gap."""
+    args = ["-y", *(["-ss", f"{chunk.start:.6f}"] if chunk.start else []), "-i", str(source)]
     if rungs:
         fps = rungs[0].fps
         labels = [f"[v{i}]" for i in range(len(rungs))]
@@ -107,7 +121,13 @@ def encode_command(
         chains += [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1{labels[i]}" for i, r in enumerate(rungs)]
         args += ["-filter_complex", ";".join(chains)]
         for label, rung in zip(labels, rungs, strict=True):
-            args += ["-map", label, *x264_args(rung, keyframes), *hls_output(out / rung.name, cut, "event")]
+            args += ["-map", label, *x264_args(rung, keyframes, threads)]
+            if chunk.frames is not None:
+                args += ["-frames:v", str(chunk.frames)]
+            if chunk.first_frame:
+                args += ["-output_ts_offset", f"{chunk.offset(rung.fps):.6f}",
+                         "-hls_segment_options", "movflags=+frag_discont"]
+            args += hls_output(out / rung.name, cut, "event", part_files(chunk.index))
     if audio is not None:
         args += ["-map", "0:a:0", *audio_codec_args(audio),
                  *hls_output(out / AUDIO_FOLDER, AUDIO_SEGMENT_SECONDS, "event")]

@@ -9,10 +9,10 @@ import logging
 import os
 import pathlib
 import pickle
-import threading
-from collections import OrderedDict
 import subprocess
 import sys
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import av
@@ -310,6 +310,30 @@ def max_keyframe_gap(path: pathlib.Path, stream_index: int) -> float | None:
         return None
     keyframes.sort()
     return max(b - a for a, b in itertools.pairwise([*keyframes, max(end, keyframes[-1])]))
+
+
+def keyframes_after(path: pathlib.Path, stream_index: int, times: list[float]) -> list[float | None]:
+    """For each of `times` (ascending seconds from the start of the file, as ffmpeg's `-ss` counts them) the first
+    video keyframe at or after it, None where there is none: a seek and a few packet flags each, no decoding. Each
+    time is rounded to the microsecond, as `-ss` takes it."""
+    found: list[float | None] = []
+    with av.open(str(path), metadata_errors="replace") as container:
+        stream = container.streams[stream_index]
+        origin = container.start_time or 0  # microseconds
+        for time in times:
+            container.seek(origin + int(time * av.time_base), backward=True, any_frame=False)
+            keyframe = None
+            for packet in container.demux(stream):
+                if packet.pts is None or not packet.is_keyframe:
+                    continue
+                moment = round(float(packet.pts * stream.time_base) * av.time_base - origin) / av.time_base
+                if moment >= time:
+                    keyframe = moment
+                    break
+            if keyframe is None:
+                break  # none after this time, nor after any later one
+            found.append(keyframe)
+    return found + [None] * (len(times) - len(found))
 
 
 # Decoders of still images: what a watermark may be, as opposed to a video or a document.
