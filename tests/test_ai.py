@@ -33,6 +33,9 @@ from reelhouse.ai.transcript import NoSpeechError, Transcript, Word, split_sente
 from reelhouse.media import frames
 from reelhouse.media.ffmpeg import run_ffmpeg
 from reelhouse.settings import Settings
+from tests.conftest import IN_ONE_PASS
+
+pytestmark = IN_ONE_PASS  # nothing here touches the database, so the PostgreSQL pass would only repeat it
 
 # The benchmark's clip, transcript and measure, so the WER asserted here is the one it reports.
 BENCH = runpy.run_path(str(Path(__file__).parents[1] / "bench" / "asr.py"))

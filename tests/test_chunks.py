@@ -171,7 +171,7 @@ def parts_of(server: Server, media_id: str) -> list[EncodePart]:
 
 def test_a_long_source_is_encoded_in_chunks_stitched_into_one_stream(chunked, capi, encoded):
     server, _ = chunked
-    created, _ = encoded("long.ts", seconds=14, width=640, height=480, gop=25, **MPEG2)
+    created, _ = encoded("long_chunked.ts", seconds=14, width=640, height=480, gop=25, **MPEG2)
     settle(server, created["id"])
     parts = parts_of(server, created["id"])
     assert [(p.index, round(p.start, 1), p.first_frame, p.frames, p.done) for p in parts] == [  # TS starts at 0.01
@@ -190,7 +190,7 @@ def test_a_long_source_is_encoded_in_chunks_stitched_into_one_stream(chunked, ca
 
 def test_a_chunk_whose_worker_died_is_retried_alone(chunked, capi, encoded):
     server, _ = chunked
-    created, _ = encoded("died.ts", seconds=14, width=320, height=240, gop=25, **MPEG2)
+    created, _ = encoded("long_died.ts", seconds=14, width=320, height=240, gop=25, **MPEG2)
     settle(server, created["id"])
     pid, rt = created["playbackIds"][0]["id"], server.runtime
     before = m3u8.loads(httpx.get(f"{server.url}/stream/{pid}/v240/index.m3u8").text)
@@ -233,7 +233,7 @@ def test_a_chunk_that_fails_fails_the_media_and_nothing_stays_served(chunked, ca
     server, _ = chunked
     encodes.kill(chunks_only=True)
     try:
-        created, media = encoded("failing.ts", until=("Ready", "Failed"), seconds=14, width=320, height=240, gop=25,
+        created, media = encoded("long_failing.ts", until=("Ready", "Failed"), seconds=14, width=320, height=240, gop=25,
                                  **MPEG2)
         media = wait_for(capi, created["id"], lambda m: m["status"] == "Failed")
         settle(server, created["id"])
@@ -254,9 +254,9 @@ def test_a_chunk_that_fails_fails_the_media_and_nothing_stays_served(chunked, ca
 @pytest.mark.parametrize(
     ("name", "options", "cuts"),
     [
-        ("one_keyframe.ts", {"gop": 1000}, []),  # no keyframe after the first: one chunk
-        ("far_keyframes.ts", {"gop": 150}, [6.0, 12.0]),  # one every 6 s: the cuts move to them
-        ("short_audio.ts", {"extra": ["-af", "atrim=0:5"]}, [4.0, 8.0, 12.0]),
+        ("long_one_keyframe.ts", {"gop": 1000}, []),  # no keyframe after the first: one chunk
+        ("long_far_keyframes.ts", {"gop": 150}, [6.0, 12.0]),  # one every 6 s: the cuts move to them
+        ("long_short_audio.ts", {"extra": ["-af", "atrim=0:5"]}, [4.0, 8.0, 12.0]),
     ],
 )
 def test_awkward_long_input_is_still_one_continuous_stream(chunked, capi, encoded, name, options, cuts):

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from reelhouse.net.fetch import AddressPolicy, BlockedAddressError, FetchError, check_url, download, post
+from tests.conftest import IN_ONE_PASS
+
+pytestmark = IN_ONE_PASS  # nothing here touches the database, so the PostgreSQL pass would only repeat it
 
 VIDEO = bytes(range(256)) * 400  # 100 KiB, not valid UTF-8
 OPEN = AddressPolicy(allow_private=True)

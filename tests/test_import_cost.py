@@ -11,6 +11,10 @@ import subprocess
 import sys
 import textwrap
 
+from tests.conftest import IN_ONE_PASS
+
+pytestmark = IN_ONE_PASS  # nothing here touches the database, so the PostgreSQL pass would only repeat it
+
 HEAVY = {"faster_whisper", "ctranslate2", "numpy", "sumy"}
 
 

@@ -12,7 +12,10 @@ from reelhouse.media import probe as probe_module
 from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, find_ffmpeg, run_ffmpeg
 from reelhouse.media.probe import ProbeError, probe
 from tests.clips import make_clip, truncate
+from tests.conftest import IN_ONE_PASS
 from tests.test_limits import peak_rss_kib, reset_peak_rss
+
+pytestmark = IN_ONE_PASS  # nothing here touches the database, so the PostgreSQL pass would only repeat it
 
 
 def test_mp4(tmp_path: Path) -> None:
