@@ -225,3 +225,18 @@ def test_an_unchanged_file_is_read_once_and_a_changed_one_again(tmp_path: Path, 
     assert probe_module.probe(path) == first and len(children) == 1
     make_clip(path, audio=False)  # the same name, another file
     assert probe_module.probe(path).audio is None and len(children) == 2
+
+
+def test_the_timeline_gives_the_keyframe_spacing_and_is_read_once_per_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    every_second = probe_module.read_timeline(make_clip(tmp_path / "dense.mp4", seconds=4, gop=25), [0, 1])
+    assert every_second.keyframe_gaps == {0: pytest.approx(1.0, abs=0.05)} and every_second.packets[0] == 100
+    sparse = probe_module.read_timeline(make_clip(tmp_path / "sparse.mp4", seconds=4, gop=1000), [0, 1])
+    assert sparse.keyframe_gaps[0] == pytest.approx(4.0, abs=0.1) and sparse.end == pytest.approx(4.0, abs=0.05)
+    reads = []
+    real = probe_module._read_timeline
+    monkeypatch.setattr(probe_module, "_read_timeline", lambda *args: reads.append(args) or real(*args))
+    path = make_clip(tmp_path / "clip.mp4", seconds=2)
+    first = probe_module.read_timeline(path, [0, 1])
+    assert probe_module.read_timeline(path, [0, 1]) is first and len(reads) == 1
+    make_clip(path, seconds=3)  # the same name, another file
+    assert probe_module.read_timeline(path, [0, 1]).end == pytest.approx(3.0, abs=0.05) and len(reads) == 2

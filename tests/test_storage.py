@@ -105,6 +105,18 @@ def test_put_file_publishes_and_consumes_the_file(storage: Storage, tmp_path: Pa
     assert storage.read("media/m1/thumbs/x.png") == DATA
 
 
+def test_move_puts_the_object_under_its_new_key_and_removes_the_old(storage: Storage) -> None:
+    stored(storage, "uploads/u1/parts/0", DATA)
+    stored(storage, "media/m1/original", b"older")
+
+    storage.move("uploads/u1/parts/0", "media/m1/original")
+
+    assert storage.read("media/m1/original") == DATA and not storage.exists("uploads/u1/parts/0")
+    with pytest.raises(StorageError):
+        storage.move("uploads/u1/parts/0", "media/m2/original")
+    assert not storage.exists("media/m2/original")
+
+
 def test_size_and_exists(storage: Storage) -> None:
     stored(storage, "media/m1/original")
 
@@ -188,11 +200,14 @@ def test_invalid_keys_are_refused_by_every_operation(storage: Storage, tmp_path:
         lambda: storage.list(key),
         lambda: storage.delete(key),
         lambda: storage.delete_prefix(key),
+        lambda: storage.move(key, "a/b"),
+        lambda: storage.move("uploads/u1/part", key),
     ]
+    stored(storage, "uploads/u1/part", b"x")
     for operation in operations:
         with pytest.raises(StorageError, match="invalid storage key"):
             operation()
-    assert source.exists()
+    assert source.exists() and storage.read("uploads/u1/part") == b"x"
 
 
 # ---------------------------------------------------------------- ranged streaming reads

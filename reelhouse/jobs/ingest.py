@@ -6,7 +6,6 @@ Re-running it is safe: an original already in storage is not fetched again, and 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +16,7 @@ from reelhouse.jobs import clips, transforms
 from reelhouse.jobs.params import Params
 from reelhouse.jobs.queue import enqueue
 from reelhouse.jobs.step import JobContext, PermanentError, Step
-from reelhouse.media.probe import ProbeResult, Timeline, read_timeline
+from reelhouse.media.probe import ProbeResult, Timeline, main_streams, read_timeline
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.storage import Storage
@@ -40,23 +39,25 @@ def frame_rate(fps: float | None) -> str | None:
     return None if fps is None else f"{fps:.3f}"
 
 
-def _parts(storage: Storage, upload: Upload) -> Iterator[bytes]:
+def _part_keys(storage: Storage, upload: Upload) -> list[str]:
     """The parts the upload recorded, in byte order: never an orphan stored beside them by a request that lost a
     race or died before recording its part. Uploads begun before parts were recorded (0008) have theirs listed."""
     if upload.parts is None:
-        keys = storage.list(f"{upload_prefix(upload.id)}/parts")
-    else:
-        keys = [part["key"] for part in upload.parts]
-    for key in keys:
-        yield from storage.stream(key)
+        return storage.list(f"{upload_prefix(upload.id)}/parts")
+    return [part["key"] for part in upload.parts]
 
 
 def assemble_upload(rt: Runtime, upload: Upload, key: str) -> None:
-    """Joins the committed parts into the original, checking nothing is missing, then drops the parts."""
-    size = rt.storage.write(key, _parts(rt.storage, upload))
-    if size != upload.committed:
-        rt.storage.delete(key)
-        raise PermanentError(f"the uploaded parts add up to {size} bytes, expected {upload.committed}")
+    """Joins the committed parts into the original, checking nothing is missing, then drops the parts. A single part
+    (a whole-file PUT) is moved, not copied: a rename on local storage, however large the file."""
+    keys = _part_keys(rt.storage, upload)
+    if len(keys) == 1 and rt.storage.size(keys[0]) == upload.committed:
+        rt.storage.move(keys[0], key)
+    else:
+        size = rt.storage.write(key, (chunk for part in keys for chunk in rt.storage.stream(part)))
+        if size != upload.committed:
+            rt.storage.delete(key)
+            raise PermanentError(f"the uploaded parts add up to {size} bytes, expected {upload.committed}")
     rt.storage.delete_prefix(upload_prefix(upload.id))
 
 
@@ -136,8 +137,7 @@ def run(ctx: JobContext[Params]) -> None:
     set_status(rt.db, media.id, MediaStatus.VALIDATING)
     with rt.storage.as_local_file(key, ctx.scratch) as path:
         info = ctx.probe(path)
-        main = [s.index for s in (info.video, info.audio) if s is not None]
-        duration = playable_duration(info, read_timeline(path, main), rt.settings)
+        duration = playable_duration(info, read_timeline(path, main_streams(info)), rt.settings)
     with rt.db.write() as session:
         media = session.get(Media, media_id)
         if media is None:  # deleted meanwhile: the worker purges what this job stored

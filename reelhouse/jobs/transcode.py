@@ -34,7 +34,7 @@ from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
 from reelhouse.media.chunks import WHOLE, Chunk, nominal_cuts, plan
 from reelhouse.media.ladder import SEGMENT_SECONDS, Rung, can_copy, copy_rung, ladder
-from reelhouse.media.probe import StreamInfo, keyframes_after, max_keyframe_gap
+from reelhouse.media.probe import StreamInfo, keyframes_after, main_streams, read_timeline
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key
 
@@ -95,7 +95,7 @@ def run_playable(ctx: JobContext[Params]) -> None:
         duration = media.duration or info.duration
         gap, copy = None, False
         if video is not None and can_copy(info, media.max_resolution, 0.0):  # then the spacing, read from every packet
-            gap = max_keyframe_gap(source, video.index)
+            gap = read_timeline(source, main_streams(info)).keyframe_gaps[video.index]  # ingest's, remembered
             copy = can_copy(info, media.max_resolution, gap)
         first = [_audio_output(audio, copy=copy)] if audio is not None else []
         if copy:

@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import av
 from av.container import InputContainer
@@ -29,10 +31,12 @@ MP4_BRANDS = {"qt": "mov", "M4A": "m4a"}
 # peaks at 358 MiB, the issue's 16000 × 16000 MJPEG at 489 MiB.
 PROBE_MEMORY_BYTES = 432 * 1024**2
 PROBE_TIMEOUT = 60.0  # seconds: the bounded demuxing takes well under one on any real file
-PROBED_KEEP = 64  # results of unchanged files remembered per process
+REMEMBERED = 64  # readings of unchanged files remembered per process
 
-_probed: OrderedDict[tuple[str, int, int, int, int], "ProbeResult"] = OrderedDict()
-_probed_lock = threading.Lock()
+_remembered: OrderedDict[tuple[object, ...], object] = OrderedDict()
+_remembered_lock = threading.Lock()
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -88,24 +92,27 @@ def probe(path: pathlib.Path, *, memory_bytes: int = PROBE_MEMORY_BYTES, timeout
     """`probe_here` in a child process (reelhouse.media.probe_worker) limited to `memory_bytes` of address space
     and `timeout` seconds; what it cannot do within them is a ProbeError saying so.
 
-    A file this process probed before and that is unchanged since (same inode, size and modification time) is not
-    read again: ingest and the playable step look at the same stored original, and starting the child costs a
-    fifth of a second on the way to Ready."""
+    Remembered (`_remember`): starting the child costs a fifth of a second on the way to Ready."""
+    return _remember(path, ("probe",), lambda: _probe_in_child(path, memory_bytes, timeout))
+
+
+def _remember(path: pathlib.Path, what: tuple[object, ...], read: Callable[[], T]) -> T:
+    """`read()` of a file, or what it gave when this process read the file before, unchanged since (same inode, size
+    and modification time): ingest and the playable step look at the same stored original."""
     try:
         stat = path.stat()
-        key = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        key = (*what, str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     except OSError:
-        key = None
-    with _probed_lock:
-        if key in _probed:
-            _probed.move_to_end(key)
-            return _probed[key]
-    outcome = _probe_in_child(path, memory_bytes, timeout)
-    if key is not None:
-        with _probed_lock:
-            _probed[key] = outcome
-            while len(_probed) > PROBED_KEEP:
-                _probed.popitem(last=False)
+        return read()
+    with _remembered_lock:
+        if key in _remembered:
+            _remembered.move_to_end(key)
+            return cast(T, _remembered[key])
+    outcome = read()
+    with _remembered_lock:
+        _remembered[key] = outcome
+        while len(_remembered) > REMEMBERED:
+            _remembered.popitem(last=False)
     return outcome
 
 
@@ -265,50 +272,57 @@ def _container_format(container: InputContainer, streams: tuple[StreamInfo, ...]
 
 @dataclass(frozen=True)
 class Timeline:
-    """What reading every packet (without decoding) found: how many each stream has, and where the last ends."""
+    """What reading every packet (without decoding) found: how many each stream has, where the last ends, and the
+    longest stretch between keyframes of each video stream (None without keyframes or timestamps: it cannot be cut
+    by copy)."""
 
     packets: dict[int, int]
     end: float  # seconds from the file's start time: what plays, whatever the container declares
+    keyframe_gaps: dict[int, float | None]
+
+
+def main_streams(info: "ProbeResult") -> list[int]:
+    """The streams reelhouse plays: the first video and the first audio."""
+    return [s.index for s in (info.video, info.audio) if s is not None]
 
 
 def read_timeline(path: pathlib.Path, stream_indexes: list[int]) -> Timeline:
     """Demuxes the streams to the end of the data. A file cut short stops where its data stops, so `end` is what
-    plays even when the container's index (a faststart MP4's moov) promises more."""
+    plays even when the container's index (a faststart MP4's moov) promises more. Remembered (`_remember`): ingest
+    reads it, and the playable step needs the keyframe spacing of the same original."""
+    return _remember(path, ("timeline", *stream_indexes), lambda: _read_timeline(path, stream_indexes))
+
+
+def _read_timeline(path: pathlib.Path, stream_indexes: list[int]) -> Timeline:
     counts = dict.fromkeys(stream_indexes, 0)
     end = 0.0
+    ends: dict[int, float] = {}
     with av.open(str(path), metadata_errors="replace") as container:
         start = container.start_time / av.time_base if container.start_time else 0.0
+        video = {i for i in stream_indexes if container.streams[i].type == "video"}
+        keyframes: dict[int, list[float]] = {i: [] for i in video}
         try:
             for packet in container.demux([container.streams[i] for i in stream_indexes]):
                 if packet.size == 0:  # the demuxer's end-of-stream marker
                     continue
-                counts[packet.stream.index] += 1
+                index = packet.stream.index
+                counts[index] += 1
                 if packet.pts is not None and packet.time_base is not None:
+                    moment = float(packet.pts * packet.time_base)
                     end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start)
+                    if index in video:
+                        ends[index] = max(ends.get(index, 0.0), moment)
+                        if packet.is_keyframe:
+                            keyframes[index].append(moment)
         except av.FFmpegError:
             pass  # damaged or truncated data: what was read so far is what plays
-    return Timeline(counts, end)
+    gaps = {i: _longest_gap(sorted(found), ends.get(i, 0.0)) for i, found in keyframes.items()}
+    return Timeline(counts, end, gaps)
 
 
-def max_keyframe_gap(path: pathlib.Path, stream_index: int) -> float | None:
-    """The longest stretch between video keyframes, in seconds, by reading packet flags only (no decoding).
-
-    None when the stream has no timestamps or no keyframe at all, which rules out cutting it by copy.
-    """
-    with av.open(str(path), metadata_errors="replace") as container:
-        stream = container.streams[stream_index]
-        keyframes: list[float] = []
-        end = 0.0
-        for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            moment = float(packet.pts * stream.time_base)
-            end = max(end, moment)
-            if packet.is_keyframe:
-                keyframes.append(moment)
+def _longest_gap(keyframes: list[float], end: float) -> float | None:
     if not keyframes:
         return None
-    keyframes.sort()
     return max(b - a for a, b in itertools.pairwise([*keyframes, max(end, keyframes[-1])]))
 
 

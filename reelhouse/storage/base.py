@@ -44,8 +44,8 @@ def check_range(key: str, size: int, start: int, end: int | None, chunk_size: in
 
 
 class Storage(ABC):
-    """Objects under keys, with S3's semantics: no renames, no directories (a prefix is not an object), whole-object
-    writes, ranged reads."""
+    """Objects under keys, with S3's semantics: no directories (a prefix is not an object), whole-object writes,
+    ranged reads."""
 
     @abstractmethod
     def write(self, key: str, chunks: Iterable[bytes], *, durable: bool = False) -> int:
@@ -55,6 +55,13 @@ class Storage(ABC):
     @abstractmethod
     def put_file(self, key: str, source: Path) -> None:
         """Publishes a finished local file (consumed: it may be moved rather than copied)."""
+
+    def move(self, source: str, key: str) -> None:
+        """Puts the object at `source` under `key` and removes `source`: at every moment one of the two holds the
+        whole object, so a crash loses nothing. A copy then a delete here; a rename or a server-side copy where the
+        backend has one (an upload's single part becoming the original is then no copy of gigabytes)."""
+        self.write(key, self.stream(source))
+        self.delete(source)
 
     @abstractmethod
     def read(self, key: str) -> bytes:

@@ -37,6 +37,10 @@ class Metered(Storage):
         with _counted("put_file"):
             self.inner.put_file(key, source)
 
+    def move(self, source: str, key: str) -> None:
+        with _counted("move"):
+            self.inner.move(source, key)
+
     def read(self, key: str) -> bytes:
         with _counted("read"):
             return self.inner.read(key)

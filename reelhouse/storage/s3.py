@@ -119,6 +119,17 @@ class S3Storage(Storage):
             raise self._fail("upload", key, exc) from None
         source.unlink()
 
+    def move(self, source: str, key: str) -> None:
+        """A server-side copy (multipart past 16 MiB, so past S3's 5 GB single-copy limit too), then the delete."""
+        try:
+            self.client.copy({"Bucket": self.bucket, "Key": self._key(source)}, self.bucket, self._key(key),
+                             Config=TRANSFER)
+        except (BotoCoreError, ClientError) as exc:
+            if _missing(exc):
+                raise StorageError(f"no such object: {source}") from None
+            raise self._fail("copy", source, exc) from None
+        self.delete(source)
+
     def read(self, key: str) -> bytes:
         return b"".join(self.stream(key))
 
