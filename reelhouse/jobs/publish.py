@@ -54,6 +54,12 @@ class Output:
     longest: float = 0.0  # how long a segment can be: the growing playlist's fixed target duration
 
 
+def parts_of(session: Session, media_id: str, step: JobKind) -> list[EncodePart]:
+    """The media's parts of `step`, in timeline order."""
+    return list(session.scalars(select(EncodePart).where(EncodePart.media_id == media_id, EncodePart.step == step)
+                                .order_by(EncodePart.index)))
+
+
 def new_part(media_id: str, step: JobKind, index: int, outputs: list[Output], **where: Any) -> EncodePart:
     """The row of a part about to be encoded: its place on the timeline (`where`) and the renditions it writes."""
     written = {o.name: {"longest": o.longest, "init": None, "codecs": "", "segments": []} for o in outputs}
@@ -141,8 +147,7 @@ class Publisher:
         """Removes what every part stored, for an encode that failed for good (its give-up unlists the rows). A part
         still running stores nothing after this: its next record finds the media failed, and discards too."""
         with self.rt.db.read() as session:
-            parts = session.scalars(select(EncodePart).where(EncodePart.media_id == self.media_id,
-                                                             EncodePart.step == self.step))
+            parts = parts_of(session, self.media_id, self.step)
             names = {name for part in parts for name in part.outputs} | {output.name for output in self.outputs}
         for name in names:
             self.rt.storage.delete_prefix(rendition_prefix(self.media_id, name))
@@ -209,9 +214,7 @@ class Publisher:
             }
             part.done = done
             session.flush()
-            parts = list(session.scalars(select(EncodePart).where(EncodePart.media_id == self.media_id,
-                                                                  EncodePart.step == self.step)))
-            self._publish(session, media, stitch(parts))
+            self._publish(session, media, stitch(parts_of(session, self.media_id, self.step)))
         return True
 
     def _publish(self, session: Session, media: Media, listings: dict[str, Listing]) -> None:

@@ -20,14 +20,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelhouse.catalog.media import encoded, mark_encoded, mark_failed, mark_ready, set_status
 from reelhouse.db.enums import JobKind, MediaStatus
 from reelhouse.db.models import EncodePart, Job, Media
 from reelhouse.jobs.params import ChunkParams, Params
-from reelhouse.jobs.publish import OnRecord, Output, Publisher, follow, new_part
+from reelhouse.jobs.publish import OnRecord, Output, Publisher, follow, new_part, parts_of
 from reelhouse.jobs.queue import enqueue
 from reelhouse.jobs.renditions import reference_playlist
 from reelhouse.jobs.step import JobContext, PermanentError, Step
@@ -43,11 +42,6 @@ log = logging.getLogger(__name__)
 AUDIO_FRAME_SECONDS = 0.25  # an audio segment ends at most one audio frame past its cut
 
 
-def _parts(session: Session, media_id: str, step: JobKind) -> list[EncodePart]:
-    return list(session.scalars(select(EncodePart).where(EncodePart.media_id == media_id, EncodePart.step == step)
-                                .order_by(EncodePart.index)))
-
-
 def _settle(*, copy: bool) -> OnRecord:
     """What listing the renditions (Ready) and completing them (the whole timeline is final) set off. The later
     chunks of a long source are queued only once the media is Ready, so they never slow its first segments down."""
@@ -55,7 +49,7 @@ def _settle(*, copy: bool) -> OnRecord:
     def settle(session: Session, media: Media, complete: bool) -> None:
         if media.status != MediaStatus.READY:
             mark_ready(session, media)
-        for part in _parts(session, media.id, JobKind.TRANSCODE)[1:]:
+        for part in parts_of(session, media.id, JobKind.TRANSCODE)[1:]:
             if not part.done:
                 enqueue(session, JobKind.CHUNK, media, ChunkParams(index=part.index))
         if complete:
@@ -82,7 +76,7 @@ def run_playable(ctx: JobContext[Params]) -> None:
         media = session.get(Media, ctx.media_id)
         if media is None:
             return
-        parts = _parts(session, media.id, JobKind.TRANSCODE)
+        parts = parts_of(session, media.id, JobKind.TRANSCODE)
         if parts and all(p.done for p in parts):  # an earlier attempt finished: what follows was queued with it
             return
         planned = [Chunk(p.index, p.start, p.first_frame, p.frames) for p in parts]
@@ -177,10 +171,12 @@ def run_ladder(ctx: JobContext[Params]) -> None:
     rt = ctx.runtime
     with rt.db.read() as session:
         media = session.get(Media, ctx.media_id)
-        if media is None or any(p.done for p in _parts(session, media.id, JobKind.LADDER)):
+        if media is None:
+            return
+        planned = parts_of(session, media.id, JobKind.LADDER)
+        if planned and planned[0].done:
             return
         existing = {r.name for r in media.renditions if r.track_id is None}
-        planned = bool(_parts(session, media.id, JobKind.LADDER))
     with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
         info = ctx.probe(source)
         if info.video is None:
