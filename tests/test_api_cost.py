@@ -14,7 +14,7 @@ from sqlalchemy import delete, event, select
 from reelhouse.api.deps import Page
 from reelhouse.api.media import list_media, read_media
 from reelhouse.db.engine import Database, migrated
-from reelhouse.db.models import AccessToken, Workspace
+from reelhouse.db.models import AccessToken, Media, Track, Workspace
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.testing import add_ready_media
@@ -182,5 +182,28 @@ def test_a_list_page_costs_the_same_few_queries_whatever_its_size(settings: Sett
         with counted(rt.db) as statements:
             assert asyncio.run(read_media(media_id, rt, workspace)).data.id == media_id
         assert len(statements) == 1
+    finally:
+        rt.close()
+
+
+def test_a_media_read_again_costs_no_query_until_something_it_shows_changes(settings: Settings) -> None:
+    rt = Runtime.open(settings)
+    try:
+        add_ready_media(rt.db, 1)
+        with rt.db.read() as session:
+            workspace, media_id = session.execute(select(Media.workspace_id, Media.id)).one()
+        first = asyncio.run(read_media(media_id, rt, workspace))
+        with counted(rt.db) as statements:
+            assert asyncio.run(read_media(media_id, rt, workspace)) == first
+        shared = rt.db.generation is not None  # SQLite's change count; PostgreSQL reads every time
+        assert len(statements) == (0 if shared else 1)
+        with rt.db.write() as session:  # a track renamed, as PATCH track does: the media shows it at once
+            session.scalars(select(Track).where(Track.media_id == media_id, Track.type == "audio")).one() \
+                .language_name = "Renamed"
+        again = asyncio.run(read_media(media_id, rt, workspace))
+        assert "Renamed" in [t.language_name for t in again.data.tracks]
+        with rt.db.write() as session:
+            session.get(Media, media_id).title = "Retitled"
+        assert asyncio.run(read_media(media_id, rt, workspace)).data.title == "Retitled"
     finally:
         rt.close()

@@ -10,6 +10,7 @@ from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep, re
 from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute
 from reelhouse.catalog import clips, media, tracks, transforms
+from reelhouse.db.generation import Remembered
 from reelhouse.db.models import Media
 from reelhouse.net.fetch import FetchError, check_url
 from reelhouse.storage.keys import purge_media
@@ -72,12 +73,24 @@ async def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> 
     return await reading(rt, listed)
 
 
+# GET media as rendered, per process, until a row it shows changes (SQLite's shared change count; none on PostgreSQL).
+_rendered: Remembered[tuple[str, str], Envelope[MediaOut]] = Remembered(10_000)
+
+
 @router.get("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Get a media by ID")
 async def read_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[MediaOut]:
+    """A media polled while it processes costs no database read until it changes (`db.generation.Remembered`)."""
+    kept = None if rt.db.generation is None else _rendered.current(rt.db.generation)
+    if kept is not None and (workspace, media_id) in kept:
+        return kept[(workspace, media_id)]
+
     def read(session: Session) -> Envelope[MediaOut]:
         return Envelope(data=views.media(media.get_media(session, workspace, media_id), rt.settings.base_url))
 
-    return await reading(rt, read)
+    answer = await reading(rt, read)
+    if kept is not None:
+        kept[(workspace, media_id)] = answer
+    return answer
 
 
 @router.patch("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Update a media by ID")

@@ -1,6 +1,7 @@
-"""A count of committed changes to what playback checks, shared through a small mapped file by every process that
-uses the same SQLite database: each process caches access decisions and still sees a deletion or a rule change on
-its very next request, for the price of reading eight bytes.
+"""A count of committed changes to what playback checks and what a media's wire form shows, shared through a small
+mapped file by every process that uses the same SQLite database: each process caches access decisions and rendered
+media (`Remembered`) and still sees a deletion or a rule change on its very next request, for the price of reading
+eight bytes.
 
 Only SQLite gets one: its writers all live on this machine. PostgreSQL's may live on others, where no file of ours
 is seen, so there every request still asks the database.
@@ -12,15 +13,18 @@ import fcntl
 import mmap
 import os
 import struct
+import weakref
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
-from reelhouse.db.models import Download, Media, PlaybackId, Rendition, SigningKey, Workspace
+from reelhouse.db.models import Download, Insight, Media, PlaybackId, Rendition, SigningKey, Track, Workspace
 
-WATCHED = (Workspace, Media, PlaybackId, Rendition, Download, SigningKey)  # what playback.access reads
+# What playback.access reads, and what the API's rendered media show (wire.views.RENDERED).
+WATCHED = (Workspace, Media, PlaybackId, Rendition, Download, SigningKey, Track, Insight)
 _CHANGED = "reelhouse.playback_changed"  # session.info key: the open transaction wrote a watched row
 _COUNTER = struct.Struct("<Q")
 
@@ -56,6 +60,28 @@ class Generation:
     def _committed(self, session: Session) -> None:
         if session.info.pop(_CHANGED, False):
             self.bump()
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Remembered(Generic[K, V]):
+    """Values read from the database, per key, kept while its change count stays where it was: `current` is taken
+    before the value is read, so a value read while a change commits is kept under the count that change replaces
+    and never served after it. At most `limit` values; past that it starts over."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: weakref.WeakKeyDictionary[Generation, tuple[int, dict[K, V]]] = weakref.WeakKeyDictionary()
+
+    def current(self, generation: Generation) -> dict[K, V]:
+        """What was read since the last change, to look values up in and to add what is read now."""
+        now = generation.current()
+        kept = self._kept.get(generation)  # per database: tests open many
+        if kept is None or kept[0] != now or len(kept[1]) >= self.limit:
+            kept = self._kept[generation] = (now, {})
+        return kept[1]
 
 
 def for_database(url: str) -> Generation | None:

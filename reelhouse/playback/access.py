@@ -9,7 +9,6 @@ media, its renditions and downloads and the token's signing key). Each public ke
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -24,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from reelhouse.db.generation import Generation
+from reelhouse.db.generation import Remembered
 from reelhouse.db.models import Media, PlaybackId, SigningKey
 from reelhouse.runtime import Runtime
 from reelhouse.wire.errors import ApiError, is_uuid
@@ -37,15 +36,7 @@ Row = tuple[PlaybackId, Media, SigningKey | None]
 _public_keys: dict[str, RSAPublicKey] = {}  # signing key id -> parsed key; ids are never reused
 
 
-class _Rows:
-    """What `_rows` read, valid while the database's change count stays at `generation`."""
-
-    def __init__(self, generation: int) -> None:
-        self.generation = generation
-        self.rows: dict[tuple[str, str | None], Row | None] = {}
-
-
-_cached: weakref.WeakKeyDictionary[Generation, _Rows] = weakref.WeakKeyDictionary()  # per database (tests open many)
+_remembered: Remembered[tuple[str, str | None], Row | None] = Remembered(CACHED_ROWS)
 
 
 @dataclass(frozen=True)
@@ -83,7 +74,7 @@ async def authorized(rt: Runtime, playback_id: str, request: Request) -> Grant:
     token = request.query_params.get("token")
     key = (playback_id, _key_id(token) if token else None)
     cached = _cache(rt)
-    if cached is not None and key in cached.rows:
+    if cached is not None and key in cached:
         return authorize(rt, playback_id, request)
     return await run_in_threadpool(authorize, rt, playback_id, request)
 
@@ -130,22 +121,15 @@ def _rows(rt: Runtime, playback_id: str, key_id: str | None) -> Row | None:
     if cached is None:
         return _query(rt, playback_id, key_id)
     try:
-        return cached.rows[(playback_id, key_id)]
+        return cached[(playback_id, key_id)]
     except KeyError:
-        row = cached.rows[(playback_id, key_id)] = _query(rt, playback_id, key_id)  # misses are cached too
+        row = cached[(playback_id, key_id)] = _query(rt, playback_id, key_id)  # misses are cached too
         return row
 
 
-def _cache(rt: Runtime) -> _Rows | None:
+def _cache(rt: Runtime) -> dict[tuple[str, str | None], Row | None] | None:
     """The rows read since the last change; None where the database keeps no change count."""
-    generation = rt.db.generation
-    if generation is None:
-        return None
-    now = generation.current()
-    cached = _cached.get(generation)
-    if cached is None or cached.generation != now or len(cached.rows) >= CACHED_ROWS:
-        cached = _cached[generation] = _Rows(now)
-    return cached
+    return None if rt.db.generation is None else _remembered.current(rt.db.generation)
 
 
 def _query(rt: Runtime, playback_id: str, key_id: str | None) -> Row | None:
