@@ -25,11 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import pipeline  # bench/, beside this script
 from sqlalchemy import select
 
-from reelhouse.db.enums import JobKind, JobStatus
-from reelhouse.db.models import Job, Media, utcnow
+from reelhouse.db.models import PlaybackId
 from reelhouse.media.ffmpeg import find_ffmpeg
 from reelhouse.media.ladder import BITRATES
 from reelhouse.settings import Settings
@@ -87,27 +86,10 @@ def through_reelhouse(folder: Path, source: Path, *, workers: int, chunk: float,
     auth = make_token(settings)
     server = start_server(settings)
     try:
-        with httpx.Client(base_url=f"{server.url}/v1", auth=auth, timeout=600) as api:
-            upload = api.post("/on-demand/upload", json={"corsOrigin": "*", "pushMediaSettings": {
-                "accessPolicy": "public", "maxResolution": "1080p"}}).json()["data"]
-            with source.open("rb") as body:
-                httpx.put(upload["url"], content=body, timeout=600).raise_for_status()
-            done = utcnow()
-            while True:
-                time.sleep(1)
-                with server.runtime.db.read() as session:
-                    media = session.scalar(select(Media).where(Media.upload_id == upload["uploadId"]))
-                    if media is None:
-                        continue
-                    if media.status == "Failed":
-                        raise RuntimeError(f"the media failed: {media.error}")
-                    jobs = session.scalars(select(Job).where(
-                        Job.media_id == media.id, Job.kind.in_((JobKind.TRANSCODE, JobKind.CHUNK)))).all()
-                    if media.renditions and all(r.complete for r in media.renditions) and jobs and \
-                            all(j.status == JobStatus.DONE for j in jobs):
-                        seconds = (max(j.updated_at for j in jobs) - done).total_seconds()
-                        pid = media.playback_ids[0].id
-                        return seconds, f"{server.url}/stream/{pid}/v{height}/index.m3u8", server
+        _, seconds = pipeline.through_reelhouse(server, auth, source, rungs=len(rungs(height)))
+        with server.runtime.db.read() as session:
+            pid = session.scalars(select(PlaybackId.id)).one()
+        return seconds, f"{server.url}/stream/{pid}/v{height}/index.m3u8", server
     except BaseException:
         server.stop()
         raise

@@ -154,7 +154,8 @@ def main() -> None:
                 for n in range(args.rounds):
                     by_hand = (float("nan"), float("nan")) if args.ready_only else \
                         hand_written(source, folder / f"by_hand_{source.stem}_{n}", copy=copy)
-                    runs.append((*by_hand, *through_reelhouse(server, auth, source, rungs=3, ready_only=args.ready_only)))
+                    timed = through_reelhouse(server, auth, source, rungs=3, ready_only=args.ready_only)
+                    runs.append((*by_hand, *timed))
                 single, ladder, ready, full = (statistics.median(column) for column in zip(*runs, strict=True))
                 results.append({"source": label + (" (copy)" if copy else " (encode)"), "ready_s": round(ready, 2),
                                 "baseline_single_s": round(single, 2), "ladder_s": round(full, 2),

@@ -23,10 +23,10 @@ from reelhouse.jobs.publish import stitch
 from reelhouse.media import hls
 from reelhouse.media.chunks import WHOLE, Chunk, nominal_cuts, plan
 from reelhouse.media.ladder import Rung
-from reelhouse.testing import Server, free_port
+from reelhouse.testing import Server
 from tests.clips import make_clip
 from tests.conftest import IN_ONE_PASS, wait_for
-from tests.test_progressive import MPEG2, Encodes, Viewer, decoded, wrapped_server
+from tests.test_progressive import MPEG2, Encodes, Viewer, decoded, hooked_client, wrapped_server
 
 FPS = 25
 
@@ -101,10 +101,7 @@ def chunked(tmp_path_factory: pytest.TempPathFactory, encodes: Encodes) -> Itera
 
 @pytest.fixture(scope="module")
 def capi(chunked) -> Iterator[httpx.Client]:
-    server, credentials = chunked
-    with httpx.Client(base_url=f"{server.url}/v1", auth=credentials, timeout=30) as client:
-        # an endpoint, so the outbox records the events (nothing answers there: deliveries just retry)
-        assert client.post("/webhooks", json={"url": f"http://127.0.0.1:{free_port()}/hook"}).status_code == 201
+    with hooked_client(*chunked) as client:
         yield client
 
 

@@ -112,12 +112,18 @@ def wrapped(tmp_path_factory: pytest.TempPathFactory, encodes: Encodes) -> Itera
         yield running
 
 
+@contextlib.contextmanager
+def hooked_client(server: Server, credentials: tuple[str, str]) -> Iterator[httpx.Client]:
+    """An API client for `server`, with a webhook endpoint registered so the outbox records the events (nothing
+    answers there: deliveries just retry)."""
+    with httpx.Client(base_url=f"{server.url}/v1", auth=credentials, timeout=30) as client:
+        assert client.post("/webhooks", json={"url": f"http://127.0.0.1:{free_port()}/hook"}).status_code == 201
+        yield client
+
+
 @pytest.fixture(scope="module")
 def wapi(wrapped) -> Iterator[httpx.Client]:
-    server, credentials = wrapped
-    with httpx.Client(base_url=f"{server.url}/v1", auth=credentials, timeout=30) as client:
-        # an endpoint, so the outbox records the events (nothing answers there: deliveries just retry)
-        assert client.post("/webhooks", json={"url": f"http://127.0.0.1:{free_port()}/hook"}).status_code == 201
+    with hooked_client(*wrapped) as client:
         yield client
 
 

@@ -39,7 +39,9 @@ def part_files(index: int) -> str:
     return f"c{index:04d}-" if index else ""
 
 
-def hls_output(folder: Path, seconds: float = SEGMENT_SECONDS, playlist_type: str = "vod", files: str = "") -> list[str]:
+def hls_output(
+    folder: Path, seconds: float = SEGMENT_SECONDS, playlist_type: str = "vod", files: str = ""
+) -> list[str]:
     """One rendition: fMP4 segments, init.mp4 and index.m3u8 in `folder`, the media files' names after `files`. A video
     segment ends at the first keyframe at or after each multiple of `seconds`. An `event` playlist is rewritten
     (atomically) as each segment is finished, so a publisher can follow the encode."""
