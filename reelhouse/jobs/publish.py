@@ -34,7 +34,7 @@ from reelhouse.media.probe import StreamInfo
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import rendition_prefix
 
-SEGMENT_FILE = re.compile(r"^(c\d{4,}-)?seg_\d{5,}\.m4s$")
+SEGMENT_FILE = re.compile(rf"^{hls.SEGMENT_NAME}\.m4s$")
 POLL_SECONDS = 0.1  # how often the publisher looks for segments ffmpeg finished
 REPEAT_TOLERANCE = 0.002  # seconds a retried segment's length may differ from the earlier attempt's
 

@@ -33,6 +33,9 @@ AUDIO_SEGMENT_SECONDS = 1
 # ---------------------------------------------------------------- ffmpeg command lines
 
 
+SEGMENT_NAME = r"(c\d{4,}-)?seg_\d{5,}"  # a segment's file name without its extension, as `hls_output` writes it
+
+
 def part_files(index: int) -> str:
     """What a chunk's file names start with, so every chunk's segments sit side by side in the rendition's folder:
     the first chunk (or a whole encode) writes seg_00000.m4s, the fourth c0003-seg_00000.m4s."""

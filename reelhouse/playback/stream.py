@@ -21,7 +21,7 @@ from reelhouse.storage.keys import rendition_prefix
 router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 
 _NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
-_FILE = re.compile(r"^(init\.mp4|(c\d{4,}-)?seg_\d{5,}\.(m4s|vtt))$")  # a chunk's segments carry its number
+_FILE = re.compile(rf"^(init\.mp4|{hls.SEGMENT_NAME}\.(m4s|vtt))$")
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
                  ".vtt": "text/vtt; charset=utf-8"}
 PLAYLIST_SECONDS = 5  # the master gains rungs as the ladder lands
