@@ -5,7 +5,6 @@ encoded once. The server here cuts every 4 s, so a 14 s clip makes three chunks.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from fractions import Fraction
@@ -15,7 +14,7 @@ import av
 import httpx
 import m3u8
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from reelhouse.db.enums import JobKind, JobStatus
 from reelhouse.db.models import EncodePart, Job, Media, Rendition, WebhookEvent, utcnow
@@ -26,7 +25,16 @@ from reelhouse.media.ladder import Rung
 from reelhouse.testing import Server
 from tests.clips import make_clip
 from tests.conftest import IN_ONE_PASS, wait_for
-from tests.test_progressive import MPEG2, Encodes, Viewer, decoded, hooked_client, wrapped_server
+from tests.test_progressive import (
+    MPEG2,
+    Encodes,
+    Viewer,
+    decoded,
+    hooked_client,
+    pull,
+    wait_until_done,
+    wrapped_server,
+)
 
 FPS = 25
 
@@ -107,15 +115,10 @@ def capi(chunked) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def encoded(capi, file_server, clips):
-    """Pulls a clip into the chunking server and waits until every job of its encode is over."""
+    """Pulls a clip into the chunking server and waits until it is Ready or Failed (`until` says which may be)."""
 
     def make(name: str, *, until: tuple[str, ...] = ("Ready",), **options) -> tuple[dict, dict]:
-        if not (clips / name).exists():
-            make_clip(clips / name, **options)
-        inputs = [{"type": "video", "url": f"{file_server}/{name}"}]
-        response = capi.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public"})
-        assert response.status_code == 201, response.text
-        created = response.json()["data"]
+        created = pull(capi, file_server, clips, name, **options)
         media = wait_for(capi, created["id"], lambda m: m["status"] in ("Ready", "Failed"))
         assert media["status"] in until, media.get("error")
         return created, media
@@ -123,18 +126,9 @@ def encoded(capi, file_server, clips):
     return make
 
 
-def settle(server: Server, media_id: str, timeout: float = 90) -> None:
-    """Until no encode job of the media is queued or running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with server.runtime.db.read() as session:
-            busy = session.scalar(select(func.count()).select_from(Job).where(
-                Job.media_id == media_id, Job.kind.in_((JobKind.TRANSCODE, JobKind.CHUNK)),
-                Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))))
-        if not busy:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the encode did not finish")
+def settle(server: Server, media_id: str) -> None:
+    """Until every job of the media's encode is over (chunks of 14 s clips take longer than a whole short one)."""
+    wait_until_done(server, media_id, timeout=90)
 
 
 def keyframes(url: str) -> list[float]:

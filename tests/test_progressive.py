@@ -127,21 +127,25 @@ def wapi(wrapped) -> Iterator[httpx.Client]:
         yield client
 
 
+def pull(api: httpx.Client, file_server: str, clips: Path, name: str, *, subtitles: str | None = None,
+         **options: object) -> dict:
+    """Creates a public media from the clip `name` (made with `options` the first time), with English subtitles when
+    given; returns the created media."""
+    if not (clips / name).exists():
+        make_clip(clips / name, **options)
+    inputs = [{"type": "video", "url": f"{file_server}/{name}"}]
+    if subtitles is not None:
+        (clips / f"{name}.vtt").write_text(subtitles)
+        inputs.append({"type": "subtitle", "url": f"{file_server}/{name}.vtt", "languageCode": "en",
+                       "languageName": "English"})
+    response = api.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public"})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
 @pytest.fixture
 def create(wapi, file_server, clips):
-    def make(name: str, *, subtitles: str | None = None, **options) -> dict:
-        if not (clips / name).exists():
-            make_clip(clips / name, **options)
-        inputs = [{"type": "video", "url": f"{file_server}/{name}"}]
-        if subtitles is not None:
-            (clips / f"{name}.vtt").write_text(subtitles)
-            inputs.append({"type": "subtitle", "url": f"{file_server}/{name}.vtt", "languageCode": "en",
-                           "languageName": "English"})
-        response = wapi.post("/on-demand", json={"inputs": inputs, "accessPolicy": "public"})
-        assert response.status_code == 201, response.text
-        return response.json()["data"]
-
-    return make
+    return lambda name, **options: pull(wapi, file_server, clips, name, **options)
 
 
 def _status(api: httpx.Client, media_id: str, until: tuple[str, ...]) -> dict:
@@ -311,16 +315,17 @@ def test_a_retry_after_a_crash_keeps_what_was_published_and_finishes_the_rest(wr
 
 
 def wait_until_done(server: Server, media_id: str, timeout: float = 60) -> None:
-    """Until the media's transcode job is no longer queued or running."""
+    """Until no job of the media's encode (its transcode, and the chunks of a long source) is queued or running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with server.runtime.db.read() as session:
             busy = session.scalar(select(func.count()).select_from(Job).where(
-                Job.media_id == media_id, Job.kind == JobKind.TRANSCODE, Job.status.in_(("queued", "running"))))
+                Job.media_id == media_id, Job.kind.in_((JobKind.TRANSCODE, JobKind.CHUNK)),
+                Job.status.in_(("queued", "running"))))
         if not busy:
             return
         time.sleep(0.1)
-    raise AssertionError("the transcode job did not finish")
+    raise AssertionError("the encode did not finish")
 
 
 # ---------------------------------------------------------------- bad input
