@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         docs_url="/v1/docs",
         redoc_url=None,
     )
+    app.add_middleware(stream.SegmentLane)  # innermost: a crash in it still meets the crash barrier
     errors.install(app)
     app.state.auth_failures = FailureThrottle(settings.auth_failure_limit, settings.auth_failure_window)
     app.add_middleware(ops.Observe)

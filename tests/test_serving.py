@@ -186,6 +186,23 @@ def test_serve_says_which_server_sends_files(running: Running, played) -> None:
     assert re.fullmatch(r"granian.*", httpx.get(segment_url(running, pid)).headers.get("server", ""))
 
 
+def test_every_segment_request_is_counted_under_its_route(running: Running, played) -> None:
+    """Including those answered from the cached decision, before FastAPI's routing."""
+    _, pid = played
+    segment = segment_url(running, pid)
+    counted = re.compile(r'reelhouse_http_request_duration_seconds_count\{method="GET",'
+                         r'route="/stream/\{playback_id\}/\{name\}/\{file\}",status="200"\} ([0-9.e+]+)')
+
+    def count() -> float:
+        found = counted.search(httpx.get(f"{running.url}/metrics").text)
+        return float(found.group(1)) if found else 0
+
+    before = count()
+    for _ in range(3):
+        assert httpx.get(segment).status_code == 200
+    assert count() == before + 3
+
+
 def test_the_change_count_moves_with_every_kind_of_write_to_what_playback_reads(tmp_path: Path) -> None:
     """Unit-of-work changes and ORM bulk UPDATE/DELETE alike bump it once committed; reads, rolled-back writes and
     writes to other tables leave it, so the cache survives the job queue's constant writes."""

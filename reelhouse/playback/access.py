@@ -68,13 +68,17 @@ def forget_key(key_id: str) -> None:
     _public_keys.pop(key_id, None)
 
 
-async def authorized(rt: Runtime, playback_id: str, request: Request) -> Grant:
-    """`authorize` for async handlers: on the event loop when the rows are cached (no I/O to wait for), else in a
-    worker thread, so a segment served from the cache costs no thread hop."""
+def cached(rt: Runtime, playback_id: str, request: Request) -> bool:
+    """Whether `authorize` would answer from the cache, with no I/O to wait for."""
     token = request.query_params.get("token")
-    key = (playback_id, _key_id(token) if token else None)
-    cached = _cache(rt)
-    if cached is not None and key in cached:
+    rows = _cache(rt)
+    return rows is not None and (playback_id, _key_id(token) if token else None) in rows
+
+
+async def authorized(rt: Runtime, playback_id: str, request: Request) -> Grant:
+    """`authorize` for async handlers: on the event loop when the rows are cached, else in a worker thread, so a
+    segment served from the cache costs no thread hop."""
+    if cached(rt, playback_id, request):
         return authorize(rt, playback_id, request)
     return await run_in_threadpool(authorize, rt, playback_id, request)
 

@@ -7,16 +7,18 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reelhouse.db.enums import MediaStatus
 from reelhouse.db.models import Rendition
 from reelhouse.media import hls
 from reelhouse.media.ladder import HEIGHTS
-from reelhouse.playback.access import Grant, authorized, not_found
+from reelhouse.playback.access import Grant, authorize, authorized, cached, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
 from reelhouse.storage import StorageError
 from reelhouse.storage.keys import rendition_prefix
+from reelhouse.wire.errors import ApiError
 
 router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 
@@ -139,12 +141,10 @@ def _sign_playlist(text: str, token: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-@router.get("/stream/{playback_id}/{name}/{file}")
-async def segment(playback_id: str, name: str, file: str, request: Request) -> Response:
+def segment_response(rt: Runtime, grant: Grant, name: str, file: str) -> Response:
+    """An init, media or cue segment of `grant`'s rendition `name`; raises 404 for any other."""
     if not _FILE.match(file):
         raise not_found()
-    rt: Runtime = request.app.state.runtime
-    grant = await authorized(rt, playback_id, request)
     rendition = _rendition(grant, name)
     key = f"{rendition_prefix(grant.media.id, rendition.name)}/{file}"
     media_type = CONTENT_TYPES[file[file.rindex("."):]]
@@ -152,3 +152,45 @@ async def segment(playback_id: str, name: str, file: str, request: Request) -> R
     no_sniff = {"X-Content-Type-Options": "nosniff"}
     return object_response(rt, key, media_type, {**headers(grant, SEGMENT_SECONDS, immutable=True), **no_sniff},
                            shareable=grant.shareable)
+
+
+@router.get("/stream/{playback_id}/{name}/{file}")
+async def segment(playback_id: str, name: str, file: str, request: Request) -> Response:
+    if not _FILE.match(file):  # before any lookup
+        raise not_found()
+    rt: Runtime = request.app.state.runtime
+    return segment_response(rt, await authorized(rt, playback_id, request), name, file)
+
+
+SEGMENT_ROUTE = router.routes[-1]
+_SEGMENT_PATH = re.compile(r"/stream/([^/]+)/([^/]+)/([^/]+)")
+
+
+class SegmentLane:
+    """ASGI middleware for the request players make most. FastAPI's routing and request handling cost a segment
+    several times what checking and answering it does, so a segment whose access decision is cached is answered
+    here, by `segment_response` as on the route. Everything else, every refusal included, goes on to the route,
+    which decides and answers it the same way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and _SEGMENT_PATH.fullmatch(scope["path"])
+        response = found and self._answer(scope, *found.groups())
+        if not response:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = SEGMENT_ROUTE  # what the access log and the metrics name it by
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _answer(scope: Scope, playback_id: str, name: str, file: str) -> Response | None:
+        rt: Runtime = scope["app"].state.runtime
+        request = Request(scope)
+        if not _FILE.match(file) or not cached(rt, playback_id, request):
+            return None
+        try:
+            return segment_response(rt, authorize(rt, playback_id, request), name, file)
+        except ApiError:
+            return None
