@@ -12,9 +12,10 @@ directory, in interleaved rounds:
   * GET /v1/on-demand/{id} (auth, database read, JSON): requests/s and p99 latency;
   * at the end, the server's memory while a GB-sized upload (2 GB unless given; generated, nothing on the client's
     disk) arrives through the resumable protocol and is ingested.
-Every reelhouse request is checked against the playback ID's rules, as in production; nginx checks
-nothing. Then the server is restarted as `serve --processes 2` and the segment and GET media runs are
-repeated.
+A third contender in the same rounds: reelhouse behind nginx as deploy/nginx.conf sets it up (a second `serve` on
+the same data with REELHOUSE_ACCEL_REDIRECT; reelhouse checks access and names the file, nginx sends it). Every
+reelhouse request is checked against the playback ID's rules, as in production; nginx alone checks nothing. Then
+the server is restarted as `serve --processes 2` and the segment and GET media runs are repeated.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,34 +39,20 @@ import httpx
 
 from reelhouse.media.ffmpeg import find_ffmpeg
 from reelhouse.settings import Settings
-from reelhouse.testing import free_port, make_token
+from reelhouse.testing import free_port, make_token, nginx, nginx_front
 
 DURATION = "10s"
 ROUNDS = 2  # reelhouse and nginx alternate, so a noisy neighbour hurts both alike
 FINAL = ("Ready", "Failed")
 UPLOAD_BYTES = int(float(sys.argv[1] if len(sys.argv) > 1 else 2) * 1e9)  # `bench/serving.py 20` sends 20 GB
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log stderr error;
-{user}
-events {{ worker_connections 4096; }}
-http {{
-    sendfile on;
-    tcp_nopush on;
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+STATIC = """
     server {{
         listen 127.0.0.1:{port};
         root {root};
+        sendfile on;
+        tcp_nopush on;
     }}
-}}
 """
 
 
@@ -88,10 +74,10 @@ def wrk(url: str, connections: int, headers: dict[str, str] | None = None) -> di
     return {"rps": rps, "mb_s": float(transfer.group(1)) * scale, "p99_ms": p99_ms}
 
 
-def serve(settings: Settings, auth: tuple[str, str], *, processes: int) -> subprocess.Popen[bytes]:
-    """`reelhouse serve` as its own process(es), once it answers."""
+def serve(settings: Settings, auth: tuple[str, str], *, processes: int, **more: str) -> subprocess.Popen[bytes]:
+    """`reelhouse serve` as its own process(es), once it answers; `more` are further REELHOUSE_* variables."""
     env = {**os.environ, "REELHOUSE_DATA_DIR": str(settings.data_dir), "REELHOUSE_PORT": str(settings.port),
-           "REELHOUSE_PROCESSES": str(processes)}
+           "REELHOUSE_PROCESSES": str(processes), **{f"REELHOUSE_{k.upper()}": v for k, v in more.items()}}
     server = subprocess.Popen([sys.executable, "-m", "reelhouse", "serve"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(400):
@@ -112,26 +98,6 @@ def stop(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(15)
-
-
-@contextmanager
-def nginx(root: Path, tmp: Path) -> Iterator[str]:
-    """nginx in the foreground, one worker, sendfile on, serving `root`; yields its base URL."""
-    port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""  # its worker must read the data directory, owned by us
-    conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, user=user, port=port, root=root))
-    process = subprocess.Popen(["nginx", "-p", str(tmp), "-c", str(conf)])
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
 
 
 def rss_mb(pid: int) -> float:
@@ -252,22 +218,36 @@ def main() -> None:
             size = len(httpx.get(segment_url).content)
             mp4_size = len(httpx.get(mp4_url).content)
 
+            # The same data served a second time, behind nginx: another `serve` (no workers) handing files to it.
+            behind = settings.model_copy(update={"port": free_port()})
+            accel_server = serve(behind, auth, processes=1, workers="0", accel_redirect="/_objects/")
+            static_port, front_port = free_port(), free_port()
             (folder / "nginx").mkdir()
-            with nginx(settings.data_dir / "objects", folder / "nginx") as static:
-                files = f"{static}/media/{media['id']}"
-                static_segment = f"{files}/hls/{rendition}/seg_00001.m4s"
-                static_mp4 = f"{files}/downloads/capped-4k.mp4"
-                for ours, theirs in ((segment_url, static_segment), (mp4_url, static_mp4)):
-                    if httpx.get(theirs).content != httpx.get(ours).content:
-                        raise SystemExit(f"nginx does not serve the same bytes at {theirs} as {ours}")
-                pairs = {"segment": (segment_url, static_segment), "mp4": (mp4_url, static_mp4)}
-                runs: dict[tuple[str, str], list[dict[str, float]]] = {}
-                for _ in range(ROUNDS):
-                    for what, (ours, theirs) in pairs.items():
-                        runs.setdefault((what, "reelhouse"), []).append(wrk(ours, 16))
-                        runs.setdefault((what, "nginx"), []).append(wrk(theirs, 16))
-                crowd, rss_before, rss_peak = wrk_with_rss(server.pid, segment_url, 1000)
-                crowd_nginx = wrk(static_segment, 1000)
+            servers = STATIC.format(port=static_port, root=settings.objects_dir) + nginx_front(behind, front_port)
+            try:
+                with nginx(servers, folder / "nginx", static_port):
+                    static, front = f"http://127.0.0.1:{static_port}", f"http://127.0.0.1:{front_port}"
+                    files = f"{static}/media/{media['id']}"
+                    static_segment = f"{files}/hls/{rendition}/seg_00001.m4s"
+                    static_mp4 = f"{files}/downloads/capped-4k.mp4"
+                    contenders = {
+                        "segment": {"reelhouse": segment_url, "behind nginx": segment_url.replace(base, front),
+                                    "nginx": static_segment},
+                        "mp4": {"reelhouse": mp4_url, "behind nginx": mp4_url.replace(base, front), "nginx": static_mp4},
+                    }
+                    for urls in contenders.values():
+                        for url in urls.values():
+                            if httpx.get(url).content != httpx.get(urls["reelhouse"]).content:
+                                raise SystemExit(f"{url} does not serve the same bytes as {urls['reelhouse']}")
+                    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+                    for _ in range(ROUNDS):
+                        for what, urls in contenders.items():
+                            for who, url in urls.items():
+                                runs.setdefault((what, who), []).append(wrk(url, 16))
+                    crowd, rss_before, rss_peak = wrk_with_rss(server.pid, segment_url, 1000)
+                    crowd_nginx = wrk(static_segment, 1000)
+            finally:
+                stop(accel_server)
 
             basic = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             media_url = f"{base}/v1/on-demand/{media['id']}"
@@ -286,13 +266,14 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; wrk -t2 -c16 (unless said) -d{DURATION}; "
           f"segment {size / 1e6:.2f} MB, capped-4k.mp4 {mp4_size / 1e6:.1f} MB; {ROUNDS} interleaved rounds")
     print(f"{'what':<34} {'req/s':>9} {'MB/s':>9} {'p99 ms':>8}")
-    for what in pairs:
-        ours, theirs = runs[(what, "reelhouse")], runs[(what, "nginx")]
-        for name, each in ((f"{what}, reelhouse", ours), (f"{what}, nginx", theirs)):
-            for r in each:
-                print(f"{name:<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
-        ratio = statistics.median(r["mb_s"] for r in ours) / statistics.median(r["mb_s"] for r in theirs)
-        print(f"{what}: reelhouse / nginx = {ratio:.2f} (median MB/s)")
+    for what, urls in contenders.items():
+        for who in urls:
+            for r in runs[(what, who)]:
+                print(f"{f'{what}, {who}':<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
+        nginx_alone = statistics.median(r["mb_s"] for r in runs[(what, "nginx")])
+        for who in ("reelhouse", "behind nginx"):
+            ratio = statistics.median(r["mb_s"] for r in runs[(what, who)]) / nginx_alone
+            print(f"{what}: {who} / nginx = {ratio:.2f} (median MB/s)")
     print(f"{'segment, 1000 conns, reelhouse':<34} {crowd['rps']:>9.0f} {crowd['mb_s']:>9.1f} {crowd['p99_ms']:>8.1f}"
           f"   RSS {rss_before:.0f} MB before, {rss_peak:.0f} MB peak")
     print(f"{'segment, 1000 conns, nginx':<34} {crowd_nginx['rps']:>9.0f} {crowd_nginx['mb_s']:>9.1f} "

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     storage_url: str | None = Field(default=None, description="where objects live: file:///path, or s3://bucket/prefix for S3-compatible storage configured by the standard AWS_* variables (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); default file://DATA_DIR/objects")
     playback_redirect: str = Field(default="off", description="off: playback proxies stored objects; presigned: segment, MP4, source and thumbnail answers redirect (302) to a presigned S3 URL; or a base URL such as https://cdn.example.com/ that public media's object keys are appended to (restricted media stays proxied)")
     playback_redirect_seconds: int = Field(default=3600, ge=60, le=604800, description="seconds a presigned playback URL stays valid")
+    accel_redirect: str | None = Field(default=None, description="an nginx `internal` location, such as /_objects/, that serves the objects directory (deploy/nginx.conf): playback then answers a file on local disk with its headers and `X-Accel-Redirect`, after its access checks, and nginx sends the bytes with sendfile. Only for a server every client reaches through that nginx; default off")
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
@@ -105,6 +106,13 @@ class Settings(BaseSettings):
         if value in ("off", "presigned") or value.startswith(("https://", "http://")):
             return value
         raise ValueError(f"REELHOUSE_PLAYBACK_REDIRECT: {value!r} is not off, presigned or an http(s):// base URL")
+
+    @field_validator("accel_redirect")
+    @classmethod
+    def _check_accel(cls, value: str | None) -> str | None:
+        if value is None or (value.startswith("/") and value.endswith("/")):
+            return value
+        raise ValueError(f"REELHOUSE_ACCEL_REDIRECT: {value!r} is not a location that starts and ends with /")
 
     @property
     def resolved_database_url(self) -> str:

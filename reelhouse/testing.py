@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import uvicorn
 
@@ -24,6 +29,62 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"  # in a checkout, beside the package
+
+NGINX_MAIN = """
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log stderr error;
+{user}
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+{servers}
+}}
+"""
+
+
+@contextmanager
+def nginx(servers: str, folder: Path, port: int) -> Iterator[None]:
+    """A real nginx in the foreground (one worker) with `servers` in its http block, once it listens on `port`;
+    its configuration and temporary files go in `folder`."""
+    user = "user root;" if os.geteuid() == 0 else ""  # its worker must read files owned by us
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_MAIN.format(folder=folder, user=user, servers=servers))
+    process = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(conf)])
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("nginx did not start") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def nginx_front(settings: Settings, port: int) -> str:
+    """deploy/nginx.conf for a reelhouse at settings.host:settings.port keeping objects in its data directory, with
+    nginx on 127.0.0.1:`port`: its three marked values filled in."""
+    text = (DEPLOY / "nginx.conf").read_text()
+    for marked, value in (("127.0.0.1:8000", f"{settings.host}:{settings.port}"), ("listen 80", f"listen 127.0.0.1:{port}"),
+                          ("/var/lib/reelhouse/objects/", f"{settings.objects_dir.resolve()}/")):
+        assert marked in text, marked
+        text = text.replace(marked, value)
+    return text
 
 
 @dataclass

@@ -1,11 +1,14 @@
-"""Segments, downloads and thumbnails from a real `reelhouse serve` process: its server sends files itself (ASGI
-pathsend) and each process caches access decisions, so these check that the access rules, ranges, HEAD and content
-types still hold on that path, and that a change made by another process stops playback on the next request."""
+"""Segments, downloads and thumbnails from a real `reelhouse serve` process, reached directly (its server sends files
+itself, by ASGI pathsend) and through nginx configured by deploy/nginx.conf (reelhouse answers with X-Accel-Redirect,
+nginx sends the file). Each process caches access decisions, so these check that the access rules, ranges, HEAD and
+content types hold on both paths, and that a change made by another process stops playback on the next request."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,7 +24,7 @@ import pytest
 
 from reelhouse.media.ffmpeg import run_ffmpeg
 from reelhouse.settings import Settings
-from reelhouse.testing import free_port, make_token
+from reelhouse.testing import free_port, make_token, nginx, nginx_front
 from tests.clips import make_clip
 from tests.conftest import IN_ONE_PASS
 
@@ -30,10 +33,11 @@ pytestmark = IN_ONE_PASS  # the access cache is SQLite's (the file every process
 
 @dataclass
 class Running:
-    url: str
+    url: str  # what clients use: reelhouse itself, or the nginx in front of it
     data_dir: Path
     api: httpx.Client
     process: subprocess.Popen[bytes]
+    direct: str  # reelhouse itself
 
 
 def _wait(condition, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -43,27 +47,42 @@ def _wait(condition, what: str, timeout: float = 60) -> None:  # type: ignore[no
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    data_dir = tmp_path_factory.mktemp("serving") / "data"
+@pytest.fixture(scope="module", params=["granian", "nginx"])
+def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """`serve` alone, or behind nginx with deploy/nginx.conf and REELHOUSE_ACCEL_REDIRECT, where nginx also carries
+    the API and the uploads."""
+    fronted = request.param == "nginx"
+    if fronted and shutil.which("nginx") is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx; .ci/run installs it)")
+    folder = tmp_path_factory.mktemp("serving")
+    data_dir = folder / "data"
     settings = Settings(data_dir=data_dir, port=free_port())
     auth = make_token(settings)
-    url = f"http://127.0.0.1:{settings.port}"
-    log = (data_dir.parent / "serve.log").open("wb")
+    direct = f"http://127.0.0.1:{settings.port}"
+    front_port = free_port()
+    url = f"http://127.0.0.1:{front_port}" if fronted else direct
+    log = (folder / "serve.log").open("wb")
     env = {**os.environ, "REELHOUSE_DATA_DIR": str(data_dir), "REELHOUSE_PORT": str(settings.port),
-           "REELHOUSE_WORKERS": "1"}
+           "REELHOUSE_WORKERS": "1", "REELHOUSE_PUBLIC_URL": url}
+    if fronted:
+        env["REELHOUSE_ACCEL_REDIRECT"] = "/_objects/"
     process = subprocess.Popen([sys.executable, "-m", "reelhouse", "serve"], env=env, stdout=log, stderr=log)
     try:
-        with httpx.Client(base_url=f"{url}/v1", auth=auth, timeout=30) as api:
+        with contextlib.ExitStack() as stack:
+            if fronted:
+                (folder / "nginx").mkdir()
+                stack.enter_context(nginx(nginx_front(settings, front_port), folder / "nginx", front_port))
+            api = stack.enter_context(httpx.Client(base_url=f"{url}/v1", auth=auth, timeout=30))
+
             def up() -> bool:
-                assert process.poll() is None, (data_dir.parent / "serve.log").read_text()
+                assert process.poll() is None, (folder / "serve.log").read_text()
                 try:
                     return api.get("/on-demand").status_code == 200
                 except httpx.TransportError:
                     return False
 
             _wait(up, "serve never answered")
-            yield Running(url, data_dir, api, process)
+            yield Running(url, data_dir, api, process, direct)
     finally:
         process.terminate()
         process.wait(15)
@@ -183,7 +202,8 @@ def test_a_late_thumbnail_of_a_long_gop_source_shows_that_time(running: Running,
 
 def test_serve_says_which_server_sends_files(running: Running, played) -> None:
     _, pid = played
-    assert re.fullmatch(r"granian.*", httpx.get(segment_url(running, pid)).headers.get("server", ""))
+    sender = "nginx" if running.url != running.direct else "granian"
+    assert re.fullmatch(rf"{sender}.*", httpx.get(segment_url(running, pid)).headers.get("server", ""))
 
 
 def test_every_segment_request_is_counted_under_its_route(running: Running, played) -> None:
@@ -194,13 +214,27 @@ def test_every_segment_request_is_counted_under_its_route(running: Running, play
                          r'route="/stream/\{playback_id\}/\{name\}/\{file\}",status="200"\} ([0-9.e+]+)')
 
     def count() -> float:
-        found = counted.search(httpx.get(f"{running.url}/metrics").text)
+        found = counted.search(httpx.get(f"{running.direct}/metrics").text)
         return float(found.group(1)) if found else 0
 
     before = count()
     for _ in range(3):
         assert httpx.get(segment).status_code == 200
     assert count() == before + 3
+
+
+def test_behind_nginx_reelhouse_names_the_file_and_nginx_keeps_it_internal(running: Running, played) -> None:
+    if running.url == running.direct:
+        pytest.skip("only behind nginx")
+    media_id, pid = played
+    segment = segment_url(running, pid)
+    handed = httpx.get(segment.replace(running.url, running.direct))
+    assert handed.status_code == 200 and handed.content == b""
+    location = handed.headers["x-accel-redirect"]
+    assert location == f"/_objects/media/{media_id}/hls/{segment.split('/')[-2]}/seg_00000.m4s"
+    assert httpx.get(f"{running.url}{location}").status_code == 404  # no client reaches the files without the checks
+    several = httpx.get(segment, headers={"Range": "bytes=0-9,20-29"})  # served whole, as without nginx
+    assert several.status_code == 200 and several.content == httpx.get(segment).content
 
 
 def test_the_change_count_moves_with_every_kind_of_write_to_what_playback_reads(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import re
 import stat
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -72,6 +73,24 @@ class ObjectFile(FileResponse):
         await super().__call__(scope, receive, send)
 
 
+class Handoff(Response):
+    """A file on local disk for the nginx in front to send (REELHOUSE_ACCEL_REDIRECT): our headers, no body, and
+    `X-Accel-Redirect` naming it under nginx's internal location, which sends it with sendfile, byte ranges
+    included. A range past the end is still refused here, in the error envelope."""
+
+    def __init__(self, location: str, size: int, media_type: str, headers: dict[str, str]) -> None:
+        super().__init__(media_type=media_type, headers={**headers, "X-Accel-Redirect": location})
+        self.size = size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            asked_range(Headers(scope=scope), self.size)
+        except ApiError as exc:
+            await _error(exc)(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 class ObjectStream(Response):
     """An object the backend cannot hand over as a file (an object store), streamed from `Storage.stream` with a
     single byte range when one is asked for: players seek, downloads resume. Like FileResponse it reads the Range
@@ -94,8 +113,8 @@ class ObjectStream(Response):
         size = self.storage.size(self.key)
         if size is None:
             return _error(not_found())
-        try:  # If-Range needs a validator this response has none of: RFC 9110 then sends the whole object
-            span = None if "if-range" in request else byte_range(request.get("range"), size)
+        try:
+            span = asked_range(request, size)
         except ApiError as exc:
             return _error(exc)
         start, end = span or (0, size)
@@ -111,6 +130,12 @@ class ObjectStream(Response):
         except StorageError:  # deleted, or replaced by a shorter object, since it was sized
             return _error(not_found())
         return StreamingResponse(chunks, status_code=status, headers=headers, background=self.background)
+
+
+def asked_range(request: Headers, size: int) -> tuple[int, int] | None:
+    """The request's one byte range (`byte_range`); None under If-Range too: we keep no validator it could match,
+    so RFC 9110 sends the whole object."""
+    return None if "if-range" in request else byte_range(request.get("range"), size)
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -170,5 +195,7 @@ def object_response(rt: Runtime, key: str, media_type: str, headers: dict[str, s
             raise not_found() from None
         if not stat.S_ISREG(found.st_mode):
             raise not_found()
+        if rt.settings.accel_redirect:
+            return Handoff(rt.settings.accel_redirect + quote(key), found.st_size, media_type, headers)
         return ObjectFile(path, media_type=media_type, headers=headers, stat_result=found)
     return ObjectStream(rt.storage, key, media_type, headers)
