@@ -433,6 +433,22 @@ def test_a_file_of_a_few_frames_hours_apart_fails_at_once_with_a_reason(
     assert "the video has 2 frames over 36000 s" in media["error"], media["error"]
 
 
+def test_a_long_file_sparse_before_its_dense_end_fails_with_the_reason_once_read_whole(
+    api: httpx.Client, file_server: str, clips: Path
+) -> None:
+    """Ingest reads only the end of a long file, which here holds frames at 10 a second; the frame count of the
+    whole, read beside the first encode, is what refuses it: 602 frames over two hours."""
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-frames:v", "602", "-vf",
+                "setpts='if(lt(N,2),N*3600,7200+(N-2)*0.1)/TB'", "-fps_mode", "passthrough", "-c:v", "libx264",
+                "-g", "10", str(clips / "sparse-head.mkv")], timeout=60)
+
+    media = wait_for(api, create_media(api, f"{file_server}/sparse-head.mkv")["id"],
+                     lambda m: m["status"] == "Failed", timeout=120)
+
+    assert "the video has 602 frames over 7260 s" in media["error"], media["error"]
+    assert api.get(f"/on-demand/{media['id']}").json()["data"]["status"] == "Failed"
+
+
 def test_a_faststart_mp4_cut_in_half_plays_for_what_it_holds(
     server: Server, api: httpx.Client, file_server: str, clips: Path
 ) -> None:

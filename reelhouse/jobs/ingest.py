@@ -6,6 +6,7 @@ Re-running it is safe: an original already in storage is not fetched again, and 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -16,12 +17,13 @@ from reelhouse.jobs import clips, transforms
 from reelhouse.jobs.params import Params
 from reelhouse.jobs.queue import enqueue
 from reelhouse.jobs.step import JobContext, PermanentError, Step
-from reelhouse.media.probe import ProbeResult, Timeline, main_streams, read_timeline
+from reelhouse.media.probe import ProbeResult, Timeline, main_streams, read_tail, read_timeline
 from reelhouse.runtime import Runtime
 from reelhouse.settings import Settings
 from reelhouse.storage import Storage
 from reelhouse.storage.keys import original_key, upload_prefix
 
+TAIL_SECONDS = 30.0  # of a long original, all ingest reads of its packets
 MIN_FRAMES_PER_SECOND = 0.1  # a video with fewer frames than one per 10 s would be mostly frames made up by the encoder
 COMMON_RATIOS = {(16, 9), (4, 3), (9, 16), (3, 4), (1, 1), (21, 9), (2, 1), (3, 2), (2, 3), (5, 4)}
 
@@ -81,10 +83,10 @@ def get_original(ctx: JobContext[Params], media: Media, key: str) -> None:
         fetch_original(ctx, media, key)
 
 
-def playable_duration(info: ProbeResult, timeline: Timeline, settings: Settings) -> float:
-    """How long the media plays, by what the file contains rather than what it declares; refuses input whose
-    processing would cost far more than the file holds (hours of encoding for a few frames) with the reason."""
-    duration = min(info.duration, timeline.end) if timeline.end > 0 else info.duration
+def playable_duration(info: ProbeResult, end: float, settings: Settings) -> float:
+    """How long the media plays, by where its data ends (`end`, 0 when unknown) rather than what it declares; refuses
+    input too long or too large a frame for this server, with the reason."""
+    duration = min(info.duration, end) if end > 0 else info.duration
     if duration > settings.max_source_duration:
         raise PermanentError(f"the media plays for {duration:.0f} s; this server accepts at most "
                              f"{settings.max_source_duration:.0f} s")
@@ -94,11 +96,32 @@ def playable_duration(info: ProbeResult, timeline: Timeline, settings: Settings)
         if pixels > settings.max_source_pixels:
             raise PermanentError(f"the video is {video.width}x{video.height}; this server accepts at most "
                                  f"{settings.max_source_pixels} pixels a frame")
-        frames = timeline.packets.get(video.index, 0)
-        if duration > 60 and frames < duration * MIN_FRAMES_PER_SECOND:
-            raise PermanentError(f"the video has {frames} frames over {duration:.0f} s, fewer than one every "
-                                 f"{1 / MIN_FRAMES_PER_SECOND:.0f} s; it cannot be encoded as a video")
     return duration
+
+
+def check_frames(info: ProbeResult, timeline: Timeline, duration: float) -> None:
+    """Refuses a video whose encoding would cost far more than the file holds (hours of made-up frames for a few
+    real ones), by the frames the whole `timeline` counts, with the reason."""
+    frames = timeline.packets.get(info.video.index, 0) if info.video is not None else 0
+    if info.video is not None and duration > 60 and frames < duration * MIN_FRAMES_PER_SECOND:
+        raise PermanentError(f"the video has {frames} frames over {duration:.0f} s, fewer than one every "
+                             f"{1 / MIN_FRAMES_PER_SECOND:.0f} s; it cannot be encoded as a video")
+
+
+def read_extent(info: ProbeResult, path: Path) -> tuple[float, Timeline | None]:
+    """Where the data ends, and the whole timeline when ingest had to read it. Reading every packet of a long
+    original takes seconds (1.4 s for 1.4 GB from the page cache), so only its last TAIL_SECONDS are read when they
+    are where the container says and hold frames at a plausible rate; the frame count of the whole (`check_frames`)
+    then comes beside the first encode. A file cut short or sparse where it ends is read whole, here."""
+    streams = main_streams(info)
+    tail = read_tail(path, streams, max(0.0, info.duration - TAIL_SECONDS))
+    video = info.video
+    plausible = tail.end >= info.duration - TAIL_SECONDS and (
+        video is None or tail.frames_per_second(video.index) >= MIN_FRAMES_PER_SECOND)
+    if plausible:
+        return tail.end, None
+    whole = read_timeline(path, streams)
+    return whole.end, whole
 
 
 def record(media: Media, info: ProbeResult, duration: float) -> None:
@@ -137,7 +160,10 @@ def run(ctx: JobContext[Params]) -> None:
     set_status(rt.db, media.id, MediaStatus.VALIDATING)
     with rt.storage.as_local_file(key, ctx.scratch) as path:
         info = ctx.probe(path)
-        duration = playable_duration(info, read_timeline(path, main_streams(info)), rt.settings)
+        end, whole = read_extent(info, path)
+        duration = playable_duration(info, end, rt.settings)
+        if whole is not None:
+            check_frames(info, whole, duration)
     with rt.db.write() as session:
         media = session.get(Media, media_id)
         if media is None:  # deleted meanwhile: the worker purges what this job stored

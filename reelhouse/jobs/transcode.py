@@ -18,6 +18,9 @@ only once it is whole, so a player never switches to a rung shorter than what it
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session
 from reelhouse.catalog.media import encoded, mark_encoded, mark_failed, mark_ready, set_status
 from reelhouse.db.enums import JobKind, MediaStatus
 from reelhouse.db.models import EncodePart, Job, Media
+from reelhouse.jobs.ingest import check_frames
 from reelhouse.jobs.params import ChunkParams, Params
 from reelhouse.jobs.publish import OnRecord, Output, Publisher, follow, new_part, parts_of
 from reelhouse.jobs.queue import enqueue
@@ -33,7 +37,7 @@ from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
 from reelhouse.media.chunks import WHOLE, Chunk, nominal_cuts, plan
 from reelhouse.media.ladder import SEGMENT_SECONDS, Rung, can_copy, copy_rung, ladder
-from reelhouse.media.probe import StreamInfo, keyframes_after, main_streams, read_timeline
+from reelhouse.media.probe import ProbeResult, StreamInfo, keyframes_after, main_streams, read_timeline
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import original_key
 
@@ -87,9 +91,11 @@ def run_playable(ctx: JobContext[Params]) -> None:
         info = ctx.probe(source)
         video, audio = info.video, info.audio
         duration = media.duration or info.duration
-        gap, copy = None, False
+        gap, copy, checked = None, False, False
         if video is not None and can_copy(info, media.max_resolution, 0.0):  # then the spacing, read from every packet
-            gap = read_timeline(source, main_streams(info)).keyframe_gaps[video.index]  # ingest's, remembered
+            whole = read_timeline(source, main_streams(info))  # ingest's, remembered, when it read it
+            check_frames(info, whole, duration)
+            gap, checked = whole.keyframe_gaps[video.index], True
             copy = can_copy(info, media.max_resolution, gap)
         first = [_audio_output(audio, copy=copy)] if audio is not None else []
         if copy:
@@ -113,7 +119,33 @@ def run_playable(ctx: JobContext[Params]) -> None:
                  "stream copy" if copy else f"encoding the ladder in {len(chunks)} chunk(s)")
         publisher = Publisher(rt, media.id, out, first, step=JobKind.TRANSCODE, progressive=True,
                               on_record=_settle(copy=copy))
-        _encode(ctx, publisher, args, duration=duration, work=work)
+        with nullcontext() if checked or video is None else _frames_checked(ctx, info, source, duration):
+            _encode(ctx, publisher, args, duration=duration, work=work)
+
+
+@contextmanager
+def _frames_checked(ctx: JobContext[Params], info: ProbeResult, source: Path, duration: float) -> Iterator[None]:
+    """`check_frames` over the whole original, which ingest left to this step, read beside the encode: seconds for
+    a long original, where its first segments take less. A refused original fails the media at once, which cancels
+    its encodes as a failed chunk does, and then this job."""
+    refused: list[PermanentError] = []
+
+    def check() -> None:
+        try:
+            check_frames(info, read_timeline(source, main_streams(info)), duration)
+        except PermanentError as exc:
+            refused.append(exc)
+            with ctx.runtime.db.write() as session:
+                give_up_playable(session, ctx.job, ctx.params, str(exc))
+
+    thread = threading.Thread(target=check, name=f"frames-{ctx.media_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if refused:
+        raise refused[0]
 
 
 def _plan(rt: Runtime, source: Path, video: StreamInfo | None, rungs: list[Rung], duration: float) -> list[Chunk]:

@@ -6,6 +6,7 @@
 
 import itertools
 import logging
+import math
 import os
 import pathlib
 import pickle
@@ -272,13 +273,17 @@ def _container_format(container: InputContainer, streams: tuple[StreamInfo, ...]
 
 @dataclass(frozen=True)
 class Timeline:
-    """What reading every packet (without decoding) found: how many each stream has, where the last ends, and the
-    longest stretch between keyframes of each video stream (None without keyframes or timestamps: it cannot be cut
-    by copy)."""
+    """What reading packets (without decoding) found: how many each stream has, where the first and the last begin
+    and end, and the longest stretch between keyframes of each video stream (None without keyframes or timestamps:
+    it cannot be cut by copy)."""
 
     packets: dict[int, int]
-    end: float  # seconds from the file's start time: what plays, whatever the container declares
+    begin: float  # seconds from the file's start time where the first packet read begins
+    end: float  # and where the last ends: what plays, whatever the container declares
     keyframe_gaps: dict[int, float | None]
+
+    def frames_per_second(self, stream_index: int) -> float:
+        return self.packets.get(stream_index, 0) / max(self.end - self.begin, 1e-3)
 
 
 def main_streams(info: "ProbeResult") -> list[int]:
@@ -289,19 +294,28 @@ def main_streams(info: "ProbeResult") -> list[int]:
 def read_timeline(path: pathlib.Path, stream_indexes: list[int]) -> Timeline:
     """Demuxes the streams to the end of the data. A file cut short stops where its data stops, so `end` is what
     plays even when the container's index (a faststart MP4's moov) promises more. Remembered (`_remember`): ingest
-    reads it, and the playable step needs the keyframe spacing of the same original."""
-    return _remember(path, ("timeline", *stream_indexes), lambda: _read_timeline(path, stream_indexes))
+    may read it, and the playable step reads it for the keyframe spacing and the frame count of the same original."""
+    return _remember(path, ("timeline", *stream_indexes), lambda: _read_timeline(path, stream_indexes, None))
 
 
-def _read_timeline(path: pathlib.Path, stream_indexes: list[int]) -> Timeline:
+def read_tail(path: pathlib.Path, stream_indexes: list[int], from_time: float) -> Timeline:
+    """`read_timeline` from the keyframe at or before `from_time` (seconds from the file's start): the end of a
+    long file in milliseconds, where reading all of it takes seconds. No packets (`end` 0) when the data stops
+    before there."""
+    return _read_timeline(path, stream_indexes, from_time)
+
+
+def _read_timeline(path: pathlib.Path, stream_indexes: list[int], from_time: float | None) -> Timeline:
     counts = dict.fromkeys(stream_indexes, 0)
-    end = 0.0
+    begin, end = math.inf, 0.0
     ends: dict[int, float] = {}
     with av.open(str(path), metadata_errors="replace") as container:
         start = container.start_time / av.time_base if container.start_time else 0.0
         video = {i for i in stream_indexes if container.streams[i].type == "video"}
         keyframes: dict[int, list[float]] = {i: [] for i in video}
         try:
+            if from_time:
+                container.seek(int((start + from_time) * av.time_base), backward=True, any_frame=False)
             for packet in container.demux([container.streams[i] for i in stream_indexes]):
                 if packet.size == 0:  # the demuxer's end-of-stream marker
                     continue
@@ -309,6 +323,7 @@ def _read_timeline(path: pathlib.Path, stream_indexes: list[int]) -> Timeline:
                 counts[index] += 1
                 if packet.pts is not None and packet.time_base is not None:
                     moment = float(packet.pts * packet.time_base)
+                    begin = min(begin, moment - start)
                     end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start)
                     if index in video:
                         ends[index] = max(ends.get(index, 0.0), moment)
@@ -317,7 +332,7 @@ def _read_timeline(path: pathlib.Path, stream_indexes: list[int]) -> Timeline:
         except av.FFmpegError:
             pass  # damaged or truncated data: what was read so far is what plays
     gaps = {i: _longest_gap(sorted(found), ends.get(i, 0.0)) for i, found in keyframes.items()}
-    return Timeline(counts, end, gaps)
+    return Timeline(counts, min(begin, end), end, gaps)
 
 
 def _longest_gap(keyframes: list[float], end: float) -> float | None:
