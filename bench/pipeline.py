@@ -125,11 +125,24 @@ def through_reelhouse(server: Server, auth: tuple[str, str], source: Path, rungs
             if media.status == "Failed":
                 raise RuntimeError(f"the media failed: {media.error}")
             if ready_only and media.renditions:
-                return (min(r.created_at for r in media.renditions) - done).total_seconds(), float("nan")
+                ready = (min(r.created_at for r in media.renditions) - done).total_seconds()
+                quiet_down(server, auth, media.id)
+                return ready, float("nan")
             finished = len(renditions) == rungs and all(r.complete for r in media.renditions)
             if finished and jobs and all(j.status == JobStatus.DONE for j in jobs):
                 ready = min(r.created_at for r in media.renditions)
                 return (ready - done).total_seconds(), (max(j.updated_at for j in jobs) - done).total_seconds()
+
+
+def quiet_down(server: Server, auth: tuple[str, str], media_id: str) -> None:
+    """Deletes the media and waits until none of its jobs runs, so the rest of a long encode does not share the
+    machine with the next round."""
+    httpx.delete(f"{server.url}/v1/on-demand/{media_id}", auth=auth).raise_for_status()
+    while True:
+        with server.runtime.db.read() as session:
+            if not session.scalars(select(Job).where(Job.status == JobStatus.RUNNING)).first():
+                return
+        time.sleep(0.5)
 
 
 def main() -> None:
