@@ -80,7 +80,7 @@ _rendered: Remembered[tuple[str, str], Envelope[MediaOut]] = Remembered(10_000)
 @router.get("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Get a media by ID")
 async def read_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[MediaOut]:
     """A media polled while it processes costs no database read until it changes (`db.generation.Remembered`)."""
-    kept = None if rt.db.generation is None else _rendered.current(rt.db.generation)
+    kept = _rendered.current(rt.db.generation)
     if kept is not None and (workspace, media_id) in kept:
         return kept[(workspace, media_id)]
 

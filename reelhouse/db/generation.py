@@ -75,8 +75,11 @@ class Remembered(Generic[K, V]):
         self.limit = limit
         self._kept: weakref.WeakKeyDictionary[Generation, tuple[int, dict[K, V]]] = weakref.WeakKeyDictionary()
 
-    def current(self, generation: Generation) -> dict[K, V]:
-        """What was read since the last change, to look values up in and to add what is read now."""
+    def current(self, generation: Generation | None) -> dict[K, V] | None:
+        """What was read since the last change, to look values up in and to add what is read now; None for a
+        database that keeps no change count (nothing can be kept)."""
+        if generation is None:
+            return None
         now = generation.current()
         kept = self._kept.get(generation)  # per database: tests open many
         if kept is None or kept[0] != now or len(kept[1]) >= self.limit:

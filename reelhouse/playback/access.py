@@ -133,7 +133,7 @@ def _rows(rt: Runtime, playback_id: str, key_id: str | None) -> Row | None:
 
 def _cache(rt: Runtime) -> dict[tuple[str, str | None], Row | None] | None:
     """The rows read since the last change; None where the database keeps no change count."""
-    return None if rt.db.generation is None else _remembered.current(rt.db.generation)
+    return _remembered.current(rt.db.generation)
 
 
 def _query(rt: Runtime, playback_id: str, key_id: str | None) -> Row | None:
