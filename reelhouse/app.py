@@ -81,6 +81,9 @@ def create_app(settings: Settings, *, workers: bool = True, storage: Storage | N
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        # FastAPI's OpenTelemetry hooks look for a configured provider on every request, about a tenth of what a
+        # segment costs; reelhouse reports through its own /metrics and log lines.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(stream.SegmentLane)  # innermost: a crash in it still meets the crash barrier
     errors.install(app)
