@@ -5,6 +5,7 @@ content types hold on both paths, and that a change made by another process stop
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -19,12 +20,15 @@ from pathlib import Path
 
 import av
 import httpx
+import jwt
 import numpy as np
 import pytest
 
 from reelhouse.media.ffmpeg import run_ffmpeg
+from reelhouse.playback import access
 from reelhouse.settings import Settings
 from reelhouse.testing import free_port, make_token, nginx, nginx_front
+from tests.api_helpers import error_of
 from tests.clips import make_clip
 from tests.conftest import IN_ONE_PASS
 
@@ -158,6 +162,59 @@ def test_rules_and_deletion_apply_on_the_next_request(running: Running, played) 
     assert running.api.delete(f"/on-demand/{media_id}/playback-ids", params={"playbackId": pid}).status_code == 200
     assert httpx.get(segment).status_code == 404
     assert httpx.head(segment).status_code == 404
+
+
+def test_a_kept_answer_is_sent_only_to_requests_the_rules_let_through(running: Running, played) -> None:
+    """A segment's answer is kept after the first request and sent again, before any routing: each request the rules
+    read differently (another site, another client, another token, a token now expired) is still decided anew."""
+    media_id, _ = played
+    pid = running.api.post(f"/on-demand/{media_id}/playback-ids", json={"accessPolicy": "private"}).json()["data"]["id"]
+    rules = f"/on-demand/{media_id}/playback-ids/{pid}"
+    assert running.api.patch(f"{rules}/domains", json={"defaultPolicy": "deny", "allow": ["good.example"]}
+                             ).status_code == 200
+    assert running.api.patch(f"{rules}/user-agents", json={"defaultPolicy": "allow", "deny": ["curl"]}
+                             ).status_code == 200
+    created = running.api.post("/iam/signing-keys").json()["data"]
+    kid, pem = created["id"], base64.b64decode(created["privateKey"])
+
+    def token(exp: float) -> str:
+        return jwt.encode({"aud": f"media:{pid}", "exp": int(exp)}, pem, algorithm="RS256", headers={"kid": kid})
+
+    stored = running.data_dir / "objects" / "media" / media_id / "hls"
+    rendition = next(p.name for p in stored.iterdir() if p.name.startswith("v"))
+    segment = f"{running.url}/stream/{pid}/{rendition}/seg_00000.m4s"
+    good = {"Origin": "https://good.example", "User-Agent": "Firefox"}
+    # Valid for about 2 s more: its exp is past, within the 5 s of clock skew allowed.
+    soon_expired = token(time.time() - access.LEEWAY_SECONDS + 2)
+    for signed in (token(time.time() + 300), soon_expired):
+        for _ in range(3):  # the first decides; the others are sent what was kept
+            answer = httpx.get(segment, params={"token": signed}, headers=good)
+            assert answer.status_code == 200 and answer.content == (stored / rendition / "seg_00000.m4s").read_bytes()
+        assert httpx.get(segment, params={"token": signed}, headers={**good, "Origin": "https://evil.example"}
+                         ).status_code == 403
+        assert httpx.get(segment, params={"token": signed}, headers={"Referer": "https://evil.example/page",
+                                                                     "User-Agent": "Firefox"}).status_code == 403
+        assert httpx.get(segment, params={"token": signed}, headers={**good, "User-Agent": "curl/8.5"}
+                         ).status_code == 403
+        assert httpx.get(segment, headers=good).status_code == 403  # no token
+        # The rules read the first Origin, and an empty one sends them to the Referer.
+        assert httpx.get(segment, params={"token": signed}, headers=[
+            ("Origin", ""), ("Origin", "https://evil.example"), ("Referer", "https://good.example/")]).status_code == 200
+        assert httpx.get(segment, params={"token": signed}, headers=[
+            ("Origin", "https://evil.example"), ("Referer", "https://good.example/")]).status_code == 403
+    time.sleep(2.5)
+    expired = error_of(httpx.get(segment, params={"token": soon_expired}, headers=good), 403)
+    assert "expired" in expired["description"]
+
+
+def test_a_segment_gone_from_disk_is_a_404_even_once_kept(running: Running, tmp_path_factory) -> None:
+    """Nothing in the database changed, so only the file itself says its kept answer no longer holds."""
+    clip = make_clip(tmp_path_factory.mktemp("gone") / "clip.mp4", seconds=2)
+    media_id, pid = upload(running, clip)
+    segment = segment_url(running, pid)
+    assert httpx.get(segment).status_code == 200 and httpx.get(segment).status_code == 200
+    (running.data_dir / "objects" / "media" / media_id / "hls" / segment.split("/")[-2] / "seg_00000.m4s").unlink()
+    error_of(httpx.get(segment), 404)
 
 
 def test_a_change_made_by_another_process_stops_playback_at_once(running: Running, played) -> None:

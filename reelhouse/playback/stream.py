@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
-from urllib.parse import quote
+import time
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+import jwt
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import QueryParams
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelhouse.db.enums import MediaStatus
+from reelhouse.db.generation import Remembered
 from reelhouse.db.models import Rendition
 from reelhouse.media import hls
 from reelhouse.media.ladder import HEIGHTS
-from reelhouse.playback.access import Grant, authorize, authorized, cached, not_found
+from reelhouse.playback.access import LEEWAY_SECONDS, Grant, authorized, not_found
 from reelhouse.playback.files import PlaybackRoute, headers, object_response
 from reelhouse.runtime import Runtime
 from reelhouse.storage import StorageError
 from reelhouse.storage.keys import rendition_prefix
-from reelhouse.wire.errors import ApiError
 
 router = APIRouter(include_in_schema=False, route_class=PlaybackRoute)
 
@@ -163,34 +170,117 @@ async def segment(playback_id: str, name: str, file: str, request: Request) -> R
 
 
 SEGMENT_ROUTE = router.routes[-1]
-_SEGMENT_PATH = re.compile(r"/stream/([^/]+)/([^/]+)/([^/]+)")
+_SEGMENT_PATH = re.compile(r"/stream/[^/]+/[^/]+/[^/]+")
+REPLAYED = 10_000  # segment answers one process keeps; past that it starts over
+# Headers that may make the route answer otherwise than in full: such requests always go to the route.
+_PARTIAL = frozenset((b"range", b"if-range", b"content-length", b"transfer-encoding"))
+# Headers the access rules read (`access.authorize`): part of what an answer is kept under.
+_RULED = (b"origin", b"referer", b"user-agent")
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What the segment route answered to a whole-file GET: its two messages, the file they name (inode, size and
+    modification time, so a file replaced or gone goes back to the route) and until when a signed token holds."""
+
+    headers: list[tuple[bytes, bytes]]
+    body: Message
+    path: str
+    file: tuple[int, int, int]
+    until: float
+
+    def holds(self) -> bool:
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return False
+        return (found.st_ino, found.st_size, found.st_mtime_ns) == self.file and time.time() < self.until
+
+
+_answers: Remembered[tuple[bytes | None, ...], _Answer] = Remembered(REPLAYED)
 
 
 class SegmentLane:
-    """ASGI middleware for the request players make most. FastAPI's routing and request handling cost a segment
-    several times what checking and answering it does, so a segment whose access decision is cached is answered
-    here, by `segment_response` as on the route. Everything else, every refusal included, goes on to the route,
-    which decides and answers it the same way."""
+    """ASGI middleware for the request players make most. Routing, access checks and building a file response cost a
+    segment several times what sending it does, so the route's 200 to a whole-segment GET is kept, under everything
+    the access rules read (path, query with its token, Origin, Referer, User-Agent), and sent again while nothing they
+    read has changed (the database's change count, as for the access cache), the file is the same and the token has
+    not expired. Anything else, every refusal included, goes to the route; so does everything where the database
+    keeps no change count (PostgreSQL)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and _SEGMENT_PATH.fullmatch(scope["path"])
-        response = found and self._answer(scope, *found.groups())
-        if not response:
+        key = scope["type"] == "http" and scope["method"] == "GET" and _replay_key(scope)
+        rt: Runtime | None = scope["app"].state.runtime if key else None
+        kept = _answers.current(rt.db.generation) if rt else None
+        if kept is None:
             await self.app(scope, receive, send)
             return
-        scope["route"] = SEGMENT_ROUTE  # what the access log and the metrics name it by
-        await response(scope, receive, send)
+        answer = kept.get(key)
+        if answer is not None and answer.holds():
+            scope["route"] = SEGMENT_ROUTE  # what the access log and the metrics name it by
+            await send({"type": "http.response.start", "status": 200, "headers": answer.headers})
+            await send(answer.body)
+            return
+        sent: list[Message] = []
 
-    @staticmethod
-    def _answer(scope: Scope, playback_id: str, name: str, file: str) -> Response | None:
-        rt: Runtime = scope["app"].state.runtime
-        request = Request(scope)
-        if not cached(rt, playback_id, request):
+        async def recorded(message: Message) -> None:
+            sent.append(message)
+            await send(message)
+
+        await self.app(scope, receive, recorded)
+        if scope.get("route") is SEGMENT_ROUTE and (answer := _kept_answer(rt, scope, sent)) is not None:
+            kept[key] = answer
+
+
+def _replay_key(scope: Scope) -> tuple[bytes | None, ...] | None:
+    """What a segment GET's answer is kept under; None for any other request, or one that may not get the whole file."""
+    if not _SEGMENT_PATH.fullmatch(scope["path"]):
+        return None
+    ruled: dict[bytes, bytes | None] = dict.fromkeys(_RULED)
+    for name, value in scope["headers"]:
+        if name in _PARTIAL:
             return None
-        try:
-            return segment_response(rt, authorize(rt, playback_id, request), name, file)
-        except ApiError:
+        if name in ruled and ruled[name] is None:  # the first of each, as `Request.headers.get` reads it
+            ruled[name] = value
+    return (scope["path"].encode(), scope["query_string"], *ruled.values())
+
+
+def _kept_answer(rt: Runtime, scope: Scope, sent: list[Message]) -> _Answer | None:
+    """The route's answer as one to send again: a 200 whose body is the whole file, sent by the server (pathsend) or
+    by the nginx in front (X-Accel-Redirect); None for any other."""
+    if len(sent) != 2 or sent[0]["type"] != "http.response.start" or sent[0]["status"] != 200:
+        return None
+    start, body = sent
+    headers = list(start.get("headers", []))
+    if body["type"] == "http.response.pathsend":
+        path = body["path"]
+    else:
+        location = dict(headers).get(b"x-accel-redirect")
+        prefix = rt.settings.accel_redirect
+        if body != {"type": "http.response.body", "body": b""} or location is None or prefix is None:
             return None
+        local = rt.storage.local_path(unquote(location.decode()[len(prefix):]))
+        if local is None:
+            return None
+        path = str(local)
+    until = _token_expiry(QueryParams(scope["query_string"]).get("token"))
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return _Answer(headers, body, path, (found.st_ino, found.st_size, found.st_mtime_ns), until)
+
+
+def _token_expiry(token: str | None) -> float:
+    """When the route would stop accepting `token` (already verified by it): its `exp` with the leeway allowed;
+    never for no token, or a token a public playback ID did not need."""
+    if token is None:
+        return math.inf
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.InvalidTokenError:
+        return math.inf  # the route accepted it: a public playback ID, which reads no token
+    return exp + LEEWAY_SECONDS if isinstance(exp, (int, float)) else math.inf
