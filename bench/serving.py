@@ -14,13 +14,15 @@ directory, in interleaved rounds:
     disk) arrives through the resumable protocol and is ingested.
 A third contender in the same rounds: reelhouse behind nginx as deploy/nginx.conf sets it up (a second `serve` on
 the same data with REELHOUSE_ACCEL_REDIRECT; reelhouse checks access and names the file, nginx sends it). Every
-reelhouse request is checked against the playback ID's rules, as in production; nginx alone checks nothing. Then
-the server is restarted as `serve --processes 2` and the segment and GET media runs are repeated.
+reelhouse request is checked against the playback ID's rules, as in production; nginx alone checks nothing. For
+each reelhouse contender it also prints the CPU its serving process spent per request, which a faster host hides
+less than the ratios. Then the server is restarted as `serve --processes 2` and the segment and GET media runs are repeated.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import os
 import platform
 import re
@@ -36,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from api import cpu_seconds  # bench/, beside this script
 
 from reelhouse.media.ffmpeg import find_ffmpeg
 from reelhouse.settings import Settings
@@ -56,9 +59,12 @@ STATIC = """
 """
 
 
-def wrk(url: str, connections: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+def wrk(url: str, connections: int, headers: dict[str, str] | None = None, *, pid: int | None = None
+        ) -> dict[str, float]:
     """Requests/s, MB/s and p99 latency (ms) as wrk reports them; waits up to 30 s for an answer, since 1,000
-    connections sharing one loopback wait their turn for seconds."""
+    connections sharing one loopback wait their turn for seconds. With `pid`, also the CPU that process (and those
+    it started) spent per request, in µs: what a faster host does not hide."""
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     args = ["wrk", "-t2", f"-c{connections}", f"-d{DURATION}", "--timeout", "30s", "--latency", url]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
@@ -71,7 +77,9 @@ def wrk(url: str, connections: int, headers: dict[str, str] | None = None) -> di
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise SystemExit(f"{url} answered {errors.group(1)} errors:\n{out}")
-    return {"rps": rps, "mb_s": float(transfer.group(1)) * scale, "p99_ms": p99_ms}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu_us = (cpu_seconds(pid) - cpu_before) / requests * 1e6 if pid else math.nan
+    return {"rps": rps, "mb_s": float(transfer.group(1)) * scale, "p99_ms": p99_ms, "cpu_us": cpu_us}
 
 
 def serve(settings: Settings, auth: tuple[str, str], *, processes: int, **more: str) -> subprocess.Popen[bytes]:
@@ -240,10 +248,11 @@ def main() -> None:
                             if httpx.get(url).content != httpx.get(urls["reelhouse"]).content:
                                 raise SystemExit(f"{url} does not serve the same bytes as {urls['reelhouse']}")
                     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+                    pids = {"reelhouse": server.pid, "behind nginx": accel_server.pid, "nginx": None}
                     for _ in range(ROUNDS):
                         for what, urls in contenders.items():
                             for who, url in urls.items():
-                                runs.setdefault((what, who), []).append(wrk(url, 16))
+                                runs.setdefault((what, who), []).append(wrk(url, 16, pid=pids[who]))
                     crowd, rss_before, rss_peak = wrk_with_rss(server.pid, segment_url, 1000)
                     crowd_nginx = wrk(static_segment, 1000)
             finally:
@@ -265,11 +274,12 @@ def main() -> None:
             stop(server)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; wrk -t2 -c16 (unless said) -d{DURATION}; "
           f"segment {size / 1e6:.2f} MB, capped-4k.mp4 {mp4_size / 1e6:.1f} MB; {ROUNDS} interleaved rounds")
-    print(f"{'what':<34} {'req/s':>9} {'MB/s':>9} {'p99 ms':>8}")
+    print(f"{'what':<34} {'req/s':>9} {'MB/s':>9} {'p99 ms':>8} {'reelhouse CPU µs/request':>25}")
     for what, urls in contenders.items():
         for who in urls:
             for r in runs[(what, who)]:
-                print(f"{f'{what}, {who}':<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f}")
+                cpu = "" if math.isnan(r["cpu_us"]) else f"{r['cpu_us']:.0f}"
+                print(f"{f'{what}, {who}':<34} {r['rps']:>9.0f} {r['mb_s']:>9.1f} {r['p99_ms']:>8.1f} {cpu:>25}")
         nginx_alone = statistics.median(r["mb_s"] for r in runs[(what, "nginx")])
         for who in ("reelhouse", "behind nginx"):
             ratio = statistics.median(r["mb_s"] for r in runs[(what, who)]) / nginx_alone
