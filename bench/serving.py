@@ -16,7 +16,8 @@ A third contender in the same rounds: reelhouse behind nginx as deploy/nginx.con
 the same data with REELHOUSE_ACCEL_REDIRECT; reelhouse checks access and names the file, nginx sends it). Every
 reelhouse request is checked against the playback ID's rules, as in production; nginx alone checks nothing. For
 each reelhouse contender it also prints the CPU its serving process spent per request, which a faster host hides
-less than the ratios. Then the server is restarted as `serve --processes 2` and the segment and GET media runs are repeated.
+less than the ratios. Then the server is restarted as `serve --processes 2` and the segment and GET media runs
+are repeated.
 """
 
 from __future__ import annotations

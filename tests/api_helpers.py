@@ -1,11 +1,14 @@
-"""Helpers the API, auth and SDK tests share: creating media and reading FastPix error envelopes."""
+"""Helpers the API, auth and SDK tests share: creating media, signing playback tokens and reading FastPix error
+envelopes."""
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
 import httpx
+import jwt
 from sqlalchemy import func, select
 
 from reelhouse.db.models import Job
@@ -48,3 +51,22 @@ def wait_until_idle(server: Server, timeout: float = 60) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("jobs were still pending")
+
+
+def new_key(api: httpx.Client) -> tuple[str, bytes]:
+    """(key id, private key PEM) of a fresh signing key."""
+    response = api.post("/iam/signing-keys")
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    return data["id"], base64.b64decode(data["privateKey"])
+
+
+def mint(key: tuple[str, bytes], playback_id: str, *, expires_in: int = 300, kid_in_header: bool = True,
+         **claims: Any) -> str:
+    kid, pem = key
+    now = int(time.time())
+    payload: dict[str, Any] = {"aud": f"media:{playback_id}", "iss": "fastpix.com", "iat": now,
+                               "exp": now + expires_in, **claims}
+    if kid_in_header:
+        return jwt.encode(payload, pem, algorithm="RS256", headers={"kid": kid})
+    return jwt.encode({**payload, "kid": kid}, pem, algorithm="RS256")

@@ -6,7 +6,6 @@ import base64
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from fastpix_python import Fastpix, errors
 
 from reelhouse.playback.access import domain_permits
-from tests.api_helpers import create_media, error_of, invalid_fields
+from tests.api_helpers import create_media, error_of, invalid_fields, mint, new_key
 from tests.clips import make_clip
 from tests.conftest import Server, make_token, wait_for
 
@@ -34,25 +33,6 @@ def ready_media(api: httpx.Client, file_server: str, policy: str = "private") ->
     created = create_media(api, f"{file_server}/clip.mp4", accessPolicy=policy)
     wait_for(api, created["id"], lambda m: m["status"] == "Ready")
     return created["id"], created["playbackIds"][0]["id"]
-
-
-def new_key(api: httpx.Client) -> tuple[str, bytes]:
-    """(key id, private key PEM) of a fresh signing key."""
-    response = api.post("/iam/signing-keys")
-    assert response.status_code == 201, response.text
-    data = response.json()["data"]
-    return data["id"], base64.b64decode(data["privateKey"])
-
-
-def mint(key: tuple[str, bytes], playback_id: str, *, expires_in: int = 300, kid_in_header: bool = True,
-         **claims: Any) -> str:
-    kid, pem = key
-    now = int(time.time())
-    payload: dict[str, Any] = {"aud": f"media:{playback_id}", "iss": "fastpix.com", "iat": now,
-                               "exp": now + expires_in, **claims}
-    if kid_in_header:
-        return jwt.encode(payload, pem, algorithm="RS256", headers={"kid": kid})
-    return jwt.encode({**payload, "kid": kid}, pem, algorithm="RS256")
 
 
 def master_url(server: Server, playback_id: str) -> str:

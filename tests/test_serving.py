@@ -5,7 +5,6 @@ content types hold on both paths, and that a change made by another process stop
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import re
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import av
 import httpx
-import jwt
 import numpy as np
 import pytest
 
@@ -28,7 +26,7 @@ from reelhouse.media.ffmpeg import run_ffmpeg
 from reelhouse.playback import access
 from reelhouse.settings import Settings
 from reelhouse.testing import free_port, make_token, nginx, nginx_front
-from tests.api_helpers import error_of
+from tests.api_helpers import error_of, mint, new_key
 from tests.clips import make_clip
 from tests.conftest import IN_ONE_PASS
 
@@ -174,19 +172,14 @@ def test_a_kept_answer_is_sent_only_to_requests_the_rules_let_through(running: R
                              ).status_code == 200
     assert running.api.patch(f"{rules}/user-agents", json={"defaultPolicy": "allow", "deny": ["curl"]}
                              ).status_code == 200
-    created = running.api.post("/iam/signing-keys").json()["data"]
-    kid, pem = created["id"], base64.b64decode(created["privateKey"])
-
-    def token(exp: float) -> str:
-        return jwt.encode({"aud": f"media:{pid}", "exp": int(exp)}, pem, algorithm="RS256", headers={"kid": kid})
-
+    key = new_key(running.api)
     stored = running.data_dir / "objects" / "media" / media_id / "hls"
     rendition = next(p.name for p in stored.iterdir() if p.name.startswith("v"))
     segment = f"{running.url}/stream/{pid}/{rendition}/seg_00000.m4s"
     good = {"Origin": "https://good.example", "User-Agent": "Firefox"}
     # Valid for about 2 s more: its exp is past, within the 5 s of clock skew allowed.
-    soon_expired = token(time.time() - access.LEEWAY_SECONDS + 2)
-    for signed in (token(time.time() + 300), soon_expired):
+    soon_expired = mint(key, pid, expires_in=2 - access.LEEWAY_SECONDS)
+    for signed in (mint(key, pid), soon_expired):
         for _ in range(3):  # the first decides; the others are sent what was kept
             answer = httpx.get(segment, params={"token": signed}, headers=good)
             assert answer.status_code == 200 and answer.content == (stored / rendition / "seg_00000.m4s").read_bytes()
