@@ -5,6 +5,7 @@ encoded once. The server here cuts every 4 s, so a 14 s clip makes three chunks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from fractions import Fraction
@@ -20,7 +21,7 @@ from reelhouse.db.enums import JobKind, JobStatus
 from reelhouse.db.models import EncodePart, Job, Media, Rendition, WebhookEvent, utcnow
 from reelhouse.jobs.publish import stitch
 from reelhouse.media import hls
-from reelhouse.media.chunks import WHOLE, Chunk, nominal_cuts, plan
+from reelhouse.media.chunks import WHOLE, Chunk, at_segment_starts, nominal_cuts, plan
 from reelhouse.media.ladder import Rung
 from reelhouse.testing import Server
 from tests.clips import make_clip
@@ -61,6 +62,12 @@ def test_sparse_keyframes_give_fewer_longer_chunks_down_to_one():
     assert plan([None, None], Fraction(FPS), 4, 14) == [WHOLE]  # one keyframe only, at the start
     assert plan([6.0, 6.0], Fraction(FPS), 4, 14) == [Chunk(0, 0.0, 0, 150), Chunk(1, 6.0, 150, None)]
     assert plan([13.0], Fraction(FPS), 4, 14) == [WHOLE]  # too close to the end to be worth a chunk
+
+
+def test_after_a_stream_copy_chunks_begin_where_copied_segments_do():
+    starts = [0.0, 4.2, 8.0, 13.5, 16.0]  # a copy's segments start at the source's keyframes, not every 4 s
+    assert at_segment_starts(starts, [4, 8, 12]) == [4.2, 8.0, 13.5]
+    assert at_segment_starts(starts, [8, 17]) == [8.0]  # no segment starts after 17: no chunk from there on
 
 
 def test_a_chunk_is_decoded_from_its_keyframe_for_its_frames_and_stamped_with_its_place(tmp_path: Path):
@@ -137,8 +144,9 @@ def keyframes(url: str) -> list[float]:
         return [round(float(p.pts * stream.time_base), 3) for p in container.demux(stream) if p.is_keyframe]
 
 
-def assert_one_continuous_stream(server: Server, pid: str, viewer: Viewer, seconds: float) -> None:
-    """Every rung: the same segment boundaries, keyframes where segments start, every frame there once."""
+def assert_one_continuous_stream(server: Server, pid: str, viewer: Viewer, seconds: float, copied: str = "") -> None:
+    """Every rung: the same segment boundaries, keyframes where segments start (a `copied` rung keeps the source's
+    others too), every frame there once."""
     videos = {uri: listed for uri, listed in viewer.seen.items() if uri.split("/")[1].startswith("v")}
     boundaries = {tuple(round(d, 3) for _, d in listed) for listed in videos.values()}
     assert len(boundaries) == 1, "every rung is cut at the same instants"
@@ -149,7 +157,8 @@ def assert_one_continuous_stream(server: Server, pid: str, viewer: Viewer, secon
         gaps = {round(b - a, 4) for a, b in zip(times, times[1:])}
         assert gaps == {1 / FPS}, f"{uri}: frames at irregular times {gaps}"
         assert abs(times[0]) < 1e-6 and len(times) == round(seconds * FPS)
-        assert keyframes(url) == starts
+        found = keyframes(url)
+        assert set(starts) <= set(found) if uri.startswith(f"{pid}/{copied}/") else found == starts
     audio = decoded(f"{server.url}/stream/{next(uri for uri in viewer.seen if '/audio/' in uri)}", "audio")
     assert max(b - a for a, b in zip(audio, audio[1:])) < 0.03 and abs(audio[-1] - seconds) < 0.1
 
@@ -207,6 +216,44 @@ def test_a_chunk_whose_worker_died_is_retried_alone(chunked, capi, encoded):
     viewer = Viewer(server.url, pid)
     assert viewer.sample()
     assert_one_continuous_stream(server, pid, viewer, 14)
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds", "options", "starts"),
+    [
+        ("long_copied.mp4", 14, {"gop": 25}, [0.0, 4.0, 8.0, 12.0]),  # a keyframe a second: copied segments of 4 s
+        # copied segments of 5, 4, 3.48 and 1.52 s; the last chunk has two of them, and is cut where the copy is
+        ("long_copied_uneven.mp4", 14, {"gop": 1000, "extra": ["-force_key_frames", "0,5,9,12.48"]}, [0.0, 5.0, 9.0]),
+    ],
+)
+def test_the_rungs_a_stream_copy_leaves_out_are_encoded_in_chunks_cut_where_the_copy_is(
+    chunked, capi, encoded, name, seconds, options, starts
+):
+    server, _ = chunked
+    created, _ = encoded(name, seconds=seconds, width=640, height=480, **options)  # H.264: copied as v480
+    media_id, pid = created["id"], created["playbackIds"][0]["id"]
+    deadline = time.monotonic() + 90
+    while not _listed(server, media_id, "v360"):
+        assert time.monotonic() < deadline, "the smaller rung was never listed"
+        time.sleep(0.2)
+    wait_until_done(server, media_id, kinds=(JobKind.LADDER, JobKind.LADDER_CHUNK))
+    parts = [p for p in parts_of(server, media_id) if p.step == JobKind.LADDER]
+    frames = [round(t * FPS) for t in starts]
+    assert [(p.index, round(p.start, 2), p.first_frame, p.frames, p.done) for p in parts] == [
+        (i, t, f, None if i == len(starts) - 1 else frames[i + 1] - f, True)
+        for i, (t, f) in enumerate(zip(starts, frames))]
+    chunk_jobs = [j for j in _jobs(server, media_id) if j.kind == JobKind.LADDER_CHUNK]
+    assert sorted(j.params["index"] for j in chunk_jobs) == list(range(1, len(starts)))
+    assert all(j.status == JobStatus.DONE for j in chunk_jobs)
+    viewer = Viewer(server.url, pid)
+    assert viewer.sample()
+    assert {uri.split("/")[1] for uri in viewer.seen} == {"v360", "v480", "audio"}
+    assert_one_continuous_stream(server, pid, viewer, seconds, copied="v480")  # v360 is cut where v480 is
+
+
+def _listed(server: Server, media_id: str, name: str) -> bool:
+    with server.runtime.db.read() as session:
+        return any(r.name == name and r.complete for r in session.get(Media, media_id).renditions)
 
 
 def _jobs(server: Server, media_id: str) -> list[Job]:

@@ -314,13 +314,14 @@ def test_a_retry_after_a_crash_keeps_what_was_published_and_finishes_the_rest(wr
     assert wapi.get(f"/on-demand/{created['id']}").json()["data"]["status"] == "Ready"
 
 
-def wait_until_done(server: Server, media_id: str, timeout: float = 60) -> None:
+def wait_until_done(server: Server, media_id: str, timeout: float = 60,
+                    kinds: tuple[JobKind, ...] = (JobKind.TRANSCODE, JobKind.CHUNK)) -> None:
     """Until no job of the media's encode (its transcode, and the chunks of a long source) is queued or running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with server.runtime.db.read() as session:
             busy = session.scalar(select(func.count()).select_from(Job).where(
-                Job.media_id == media_id, Job.kind.in_((JobKind.TRANSCODE, JobKind.CHUNK)),
+                Job.media_id == media_id, Job.kind.in_(kinds),
                 Job.status.in_(("queued", "running"))))
         if not busy:
             return

@@ -11,6 +11,7 @@ import m3u8
 import pytest
 
 from reelhouse.media import hls
+from reelhouse.media.chunks import Chunk
 from reelhouse.media.ladder import can_copy, copy_rung, ladder
 from reelhouse.media.probe import StreamInfo, probe
 from tests.api_helpers import wait_until_idle
@@ -106,7 +107,11 @@ def test_stream_copy_repackages_without_encoding(tmp_path: Path):
 
 
 def test_keyframes_can_be_pinned_to_another_renditions_segment_starts():
-    assert hls.at_times([0.0, 4.004, 8.008]) == "0.000000,4.004000,8.008000"
+    ntsc, starts = Fraction(30000, 1001), [0.0, 4.004, 8.008, 12.012]
+    assert hls.at_times(starts, ntsc) == "0.000000,4.003000,8.007000,12.011000"  # 1 ms early: that frame is the one
+    # a chunk from the second segment's start for 240 frames: its own two, counted from its first frame
+    assert hls.at_times(starts, ntsc, Chunk(1, 4.004, 120, 240)) == "0.000000,4.003000"
+    assert hls.at_times(starts, ntsc, Chunk(2, 12.012, 360, None)) == "0.000000"
 
 
 def test_master_playlist_lists_codecs_resolution_frame_rate_and_bandwidths():

@@ -65,8 +65,9 @@ class JobKind(StrEnum):
 
     INGEST = "ingest"
     TRANSCODE = "transcode"  # published while it runs: stream copy, or the whole ladder in one decode
-    LADDER = "ladder"  # after a stream copy, the smaller rungs in one decode
+    LADDER = "ladder"  # after a stream copy, the smaller rungs: the first chunk of them (or all), queuing the rest
     CHUNK = "chunk"  # one chunk of a long source's ladder, encoded while other workers encode the rest
+    LADDER_CHUNK = "ladder-chunk"  # one chunk of the smaller rungs after a stream copy, beside the others
     MP4 = "mp4"
     TRACK = "track"  # an added audio or subtitle track
     NORMALISE_AUDIO = "normalise-audio"  # optimizeAudio: the loudness-normalised original audio, after Ready

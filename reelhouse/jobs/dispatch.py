@@ -24,6 +24,7 @@ QUEUES: dict[JobKind, str] = {
     JobKind.TRANSCODE: "transcode",
     JobKind.LADDER: "transcode",
     JobKind.CHUNK: "transcode",
+    JobKind.LADDER_CHUNK: "transcode",
     JobKind.MP4: "transcode",
     JobKind.TRACK: "transcode",
     JobKind.NORMALISE_AUDIO: "transcode",

@@ -46,6 +46,7 @@ PARAMS: dict[JobKind, type[Params]] = {
     JobKind.TRANSCODE: Params,
     JobKind.LADDER: Params,
     JobKind.CHUNK: ChunkParams,
+    JobKind.LADDER_CHUNK: ChunkParams,
     JobKind.MP4: Mp4Params,
     JobKind.TRACK: TrackParams,
     JobKind.NORMALISE_AUDIO: NormaliseAudioParams,

@@ -18,6 +18,7 @@ STEPS = {
     JobKind.TRANSCODE: "reelhouse.jobs.transcode:PLAYABLE",
     JobKind.LADDER: "reelhouse.jobs.transcode:LADDER",
     JobKind.CHUNK: "reelhouse.jobs.transcode:CHUNK",
+    JobKind.LADDER_CHUNK: "reelhouse.jobs.transcode:LADDER_CHUNK",
     JobKind.MP4: "reelhouse.jobs.downloads:STEP",
     JobKind.TRACK: "reelhouse.jobs.tracks:STEP",
     JobKind.NORMALISE_AUDIO: "reelhouse.jobs.loudness:STEP",

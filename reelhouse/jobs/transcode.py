@@ -11,8 +11,10 @@ chunk after chunk, until the last part is done; then what needs the whole timeli
 after a copy). If any part fails for good, even after Ready, the media turns Failed and its renditions stop being
 served; a part retried after a crash keeps what its earlier attempt published.
 
-`ladder` encodes the rungs a copy left out with keyframes at the copied rendition's segment starts, and lists each
-only once it is whole, so a player never switches to a rung shorter than what it is playing.
+`ladder` encodes the rungs a copy left out with keyframes at the copied rendition's segment starts. A long source
+is cut into chunks there too, where copied segments start: `ladder` encodes the first and queues a `ladder_chunk`
+job for each of the others at once. The rungs are listed only once every chunk is whole, so a player never switches
+to a rung shorter than what it is playing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -35,7 +38,7 @@ from reelhouse.jobs.queue import enqueue
 from reelhouse.jobs.renditions import reference_playlist
 from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
-from reelhouse.media.chunks import WHOLE, Chunk, nominal_cuts, plan
+from reelhouse.media.chunks import WHOLE, Chunk, at_segment_starts, nominal_cuts, plan
 from reelhouse.media.ladder import SEGMENT_SECONDS, Rung, can_copy, copy_rung, ladder
 from reelhouse.media.probe import ProbeResult, StreamInfo, keyframes_after, main_streams, read_timeline
 from reelhouse.runtime import Runtime
@@ -114,7 +117,7 @@ def run_playable(ctx: JobContext[Params]) -> None:
                                       chunk=chunks[0], threads=rt.settings.encoder_threads)
             work = max(1.0, len(rungs))
         if not planned:
-            _record_plan(rt, media.id, chunks, first, rest)
+            _record_plan(rt, media.id, JobKind.TRANSCODE, chunks, first, rest)
         log.info("media %s: %s, published as it goes", media.id,
                  "stream copy" if copy else f"encoding the ladder in {len(chunks)} chunk(s)")
         publisher = Publisher(rt, media.id, out, first, step=JobKind.TRANSCODE, progressive=True,
@@ -157,14 +160,19 @@ def _plan(rt: Runtime, source: Path, video: StreamInfo | None, rungs: list[Rung]
     return plan(keyframes_after(source, video.index, cuts), rungs[0].fps, rt.settings.chunk_seconds, duration)
 
 
-def _record_plan(rt: Runtime, media_id: str, chunks: list[Chunk], first: list[Output], rest: list[Output]) -> None:
-    """The parts' rows: the first chunk this job encodes with the audio, the others a job each (queued by `settle`)."""
+def _record_plan(rt: Runtime, media_id: str, step: JobKind, chunks: list[Chunk], first: list[Output],
+                 rest: list[Output], *, queue: JobKind | None = None) -> None:
+    """The parts' rows: the first chunk this job encodes (a transcode's with the audio), the others a job each of
+    kind `queue`, queued now, or for a transcode by `settle` once the media is Ready."""
     with rt.db.write() as session:
-        if session.get(Media, media_id, with_for_update=True) is None:
+        media = session.get(Media, media_id, with_for_update=True)
+        if media is None:
             return
         for chunk in chunks:
-            session.add(new_part(media_id, JobKind.TRANSCODE, chunk.index, rest if chunk.index else first,
+            session.add(new_part(media_id, step, chunk.index, rest if chunk.index else first,
                                  start=chunk.start, first_frame=chunk.first_frame, frames=chunk.frames))
+            if queue is not None and chunk.index:
+                enqueue(session, queue, media, ChunkParams(index=chunk.index))
 
 
 def _encode(ctx: JobContext[Params], publisher: Publisher, args: list[str], *, duration: float, work: float) -> None:
@@ -205,10 +213,11 @@ def run_ladder(ctx: JobContext[Params]) -> None:
         media = session.get(Media, ctx.media_id)
         if media is None:
             return
-        planned = parts_of(session, media.id, JobKind.LADDER)
-        if planned and planned[0].done:
+        parts = parts_of(session, media.id, JobKind.LADDER)
+        if parts and parts[0].done:  # the others are jobs of their own
             return
         existing = {r.name for r in media.renditions if r.track_id is None}
+        planned = [Chunk(p.index, p.start, p.first_frame, p.frames) for p in parts]
     with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
         info = ctx.probe(source)
         if info.video is None:
@@ -216,21 +225,59 @@ def run_ladder(ctx: JobContext[Params]) -> None:
         rungs = [r for r in ladder(info.video, media.max_resolution) if r.name not in existing]
         if not rungs:
             return
-        keyframes = hls.at_times(_segment_starts(rt, media))
-        out = ctx.scratch / "hls"
-        outputs = [Output(r.name, "video", rung=r) for r in rungs]
+        starts = reference_playlist(rt, media).starts()
+        duration = media.duration or info.duration
+        chunks = planned or _ladder_plan(rt, source, info.video, rungs, starts, duration)
         if not planned:
-            with rt.db.write() as session:
-                session.add(new_part(media.id, JobKind.LADDER, 0, outputs))
-        publisher = Publisher(rt, media.id, out, outputs, step=JobKind.LADDER, progressive=False)
-        args = hls.encode_command(source, out, rungs, None, keyframes)
-        ctx.ffmpeg(args, duration=media.duration or info.duration, work=len(rungs), what="transcoding failed")
+            outputs = _ladder_outputs(rungs)
+            _record_plan(rt, media.id, JobKind.LADDER, chunks, outputs, outputs, queue=JobKind.LADDER_CHUNK)
+        _encode_ladder_part(ctx, media.id, source, rungs, chunks[0], starts, duration)
+
+
+def run_ladder_chunk(ctx: JobContext[ChunkParams]) -> None:
+    rt = ctx.runtime
+    with rt.db.read() as session:
+        media = session.get(Media, ctx.media_id)
+        part = session.get(EncodePart, (ctx.media_id, JobKind.LADDER, ctx.params.index))
+        if media is None or part is None or part.done:
+            return
+        chunk = Chunk(part.index, part.start, part.first_frame, part.frames)
+        names, starts = set(part.outputs), reference_playlist(rt, media).starts()
+    with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
+        info = ctx.probe(source)
+        if info.video is None:
+            raise PermanentError("the source has no video any more")
+        rungs = [r for r in ladder(info.video, media.max_resolution) if r.name in names]
+        _encode_ladder_part(ctx, media.id, source, rungs, chunk, starts, media.duration or info.duration)
+
+
+def _ladder_plan(rt: Runtime, source: Path, video: StreamInfo, rungs: list[Rung], starts: list[float],
+                 duration: float) -> list[Chunk]:
+    """Chunks of a long source's ladder, each from the source keyframe where a copied segment starts (found as
+    `-ss` counts it, not as the playlist rounds it); otherwise the whole of it."""
+    cuts = at_segment_starts(starts, nominal_cuts(duration, rt.settings.chunk_seconds))
+    if not cuts:
+        return [WHOLE]
+    keyframes = keyframes_after(source, video.index, [cut - hls.KEYFRAME_SLACK for cut in cuts])
+    return plan(keyframes, rungs[0].fps, rt.settings.chunk_seconds, duration)
+
+
+def _ladder_outputs(rungs: list[Rung]) -> list[Output]:
+    return [Output(r.name, "video", rung=r) for r in rungs]
+
+
+def _encode_ladder_part(ctx: JobContext[Any], media_id: str, source: Path, rungs: list[Rung], chunk: Chunk,
+                        starts: list[float], duration: float) -> None:
+    """One chunk of the rungs, keyframes and segments where the copied rendition's are; unlisted until all are."""
+    rt, fps = ctx.runtime, rungs[0].fps
+    out = ctx.scratch / "hls"
+    publisher = Publisher(rt, media_id, out, _ladder_outputs(rungs), step=JobKind.LADDER, index=chunk.index,
+                          progressive=False)
+    args = hls.encode_command(source, out, rungs, None, hls.at_times(starts, fps, chunk), cut=hls.EVERY_KEYFRAME,
+                              chunk=chunk, threads=rt.settings.encoder_threads)
+    seconds = float(chunk.frames / fps) if chunk.frames else duration - chunk.offset(fps)
+    ctx.ffmpeg(args, duration=max(seconds, 1.0), work=len(rungs), what="transcoding failed")
     publisher.finish()
-
-
-def _segment_starts(rt: Runtime, media: Media) -> list[float]:
-    """Where the published video rendition's segments begin, nudged 1 ms early so the frame at that instant is the keyframe."""
-    return [max(0.0, t - 0.001) for t in reference_playlist(rt, media).starts()]
 
 
 def give_up_playable(session: Session, job: Job, params: Params, error: str) -> None:
@@ -251,3 +298,4 @@ def give_up_ladder(session: Session, job: Job, params: Params, error: str) -> No
 PLAYABLE = Step(Params, run_playable, give_up_playable)
 CHUNK = Step(ChunkParams, run_chunk, give_up_playable)
 LADDER = Step(Params, run_ladder, give_up_ladder)
+LADDER_CHUNK = Step(ChunkParams, run_ladder_chunk, give_up_ladder)

@@ -1,12 +1,14 @@
 """Where a long source is cut into chunks that workers encode in parallel: pure decisions, testable without ffmpeg.
 
-A chunk starts at a source keyframe, so its encode decodes nothing twice, and at a frame of the output's constant
-frame grid, so the chunks' frames follow each other exactly: chunk i encodes `frames` frames from `first_frame`,
-and the next one starts at `first_frame + frames`. Stitched, their segments play as one encode would.
+A chunk starts at a source keyframe, so its encode decodes nothing twice (after a stream copy, at one where a
+copied segment starts, so every rung is cut where the copy is), and at a frame of the output's constant frame
+grid, so the chunks' frames follow each other exactly: chunk i encodes `frames` frames from `first_frame`, and the
+next one starts at `first_frame + frames`. Stitched, their segments play as one encode would.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -37,6 +39,18 @@ def nominal_cuts(duration: float, chunk_seconds: float) -> list[float]:
         cuts.append(at)
         at += chunk_seconds
     return cuts
+
+
+def at_segment_starts(starts: list[float], cuts: list[float]) -> list[float]:
+    """For each cut, the first of a rendition's segment starts (ascending) at or after it, up to the first cut with
+    none: where the chunks of rungs that must line up with that rendition (a stream copy) can begin."""
+    found = []
+    for cut in cuts:
+        at = bisect.bisect_left(starts, cut)
+        if at == len(starts):
+            break
+        found.append(starts[at])
+    return found
 
 
 def plan(keyframes: list[float | None], fps: Fraction, chunk_seconds: float, duration: float) -> list[Chunk]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 from reelhouse.media.chunks import WHOLE, Chunk
@@ -28,6 +29,10 @@ AAC_PROFILES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
 # HLS muxer cuts audio at fixed intervals only, and longer ones made the audio the last to get its first segment.
 FIRST_SEGMENT_SECONDS = 0.5
 AUDIO_SEGMENT_SECONDS = 1
+# A `cut` shorter than any gap between forced keyframes, so the muxer starts a segment at every one of them: the
+# rungs encoded after a stream copy follow the copied rendition's segments, which may be any length.
+EVERY_KEYFRAME = 0.001
+KEYFRAME_SLACK = 0.001  # how early a keyframe is forced before the instant it must be at, against rounding
 
 
 # ---------------------------------------------------------------- ffmpeg command lines
@@ -89,9 +94,13 @@ def every_segment(*, short_first: bool = True) -> str:
     return f"expr:if(eq(n_forced,1),gte(t,{FIRST_SEGMENT_SECONDS}),gte(t,{SEGMENT_SECONDS}*(n_forced-1)))"
 
 
-def at_times(starts: list[float]) -> str:
-    """Keyframes exactly where another rendition's segments start (a stream-copied one)."""
-    return ",".join(f"{t:.6f}" for t in starts) or "0"
+def at_times(starts: list[float], fps: Fraction, chunk: Chunk = WHOLE) -> str:
+    """Keyframes where another rendition's segments start (a stream-copied one): those inside `chunk` (its frames
+    at `fps`), counted from its own first frame, each forced KEYFRAME_SLACK early so the frame there is the one."""
+    begin = chunk.offset(fps)
+    end = math.inf if chunk.frames is None else begin + float(chunk.frames / fps)
+    inside = [t - begin for t in starts if begin - KEYFRAME_SLACK <= t < end - KEYFRAME_SLACK]
+    return ",".join(f"{max(0.0, t - KEYFRAME_SLACK):.6f}" for t in inside) or "0"
 
 
 def copy_command(source: Path, out: Path, rung: Rung | None, audio: StreamInfo | None) -> list[str]:
