@@ -222,6 +222,8 @@ def test_a_chunk_whose_worker_died_is_retried_alone(chunked, capi, encoded):
     ("name", "seconds", "options", "starts"),
     [
         ("long_copied.mp4", 14, {"gop": 25}, [0.0, 4.0, 8.0, 12.0]),  # a keyframe a second: copied segments of 4 s
+        # one every 9 s, past x264's former interval of 8 s: the copy's segments are 9 s long, and so are the rung's
+        ("long_copied_far_keyframes.mp4", 20, {"gop": 225}, [0.0, 9.0, 18.0]),
         # copied segments of 5, 4, 3.48 and 1.52 s; the last chunk has two of them, and is cut where the copy is
         ("long_copied_uneven.mp4", 14, {"gop": 1000, "extra": ["-force_key_frames", "0,5,9,12.48"]}, [0.0, 5.0, 9.0]),
     ],

@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from reelhouse.media.chunks import WHOLE, Chunk
-from reelhouse.media.ladder import AUDIO_BITRATE, SEGMENT_SECONDS, Rung
+from reelhouse.media.ladder import AUDIO_BITRATE, MAX_COPY_KEYFRAME_GAP, SEGMENT_SECONDS, Rung
 from reelhouse.media.loudness import gain_filter
 from reelhouse.media.probe import StreamInfo
 
@@ -75,9 +75,11 @@ def x264_args(rung: Rung, keyframes: str, threads: int = 0) -> list[str]:
     """Closed GOPs with keyframes forced at the same instants on every rung, so players switch cleanly.
 
     B-frames delay the first picture; keeping the muxer from shifting timestamps (an edit list
-    compensates instead) puts every rung's keyframes at exactly the same presentation times.
+    compensates instead) puts every rung's keyframes at exactly the same presentation times. x264's own
+    interval is longer than any gap between forced keyframes (a copied rendition's segments, which the
+    smaller rungs follow, may be MAX_COPY_KEYFRAME_GAP long), so it never adds one of its own.
     """
-    gop = int(rung.fps * SEGMENT_SECONDS * 2)
+    gop = math.ceil(rung.fps * MAX_COPY_KEYFRAME_GAP) + 1
     return [*(["-threads", str(threads)] if threads else []),
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
         "-b:v", str(rung.bitrate), "-maxrate", str(rung.bitrate * 3 // 2), "-bufsize", str(rung.bitrate * 2),
