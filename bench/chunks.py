@@ -1,15 +1,17 @@
 """Chunked encoding benchmark: a long source re-encoded by 1 worker and by 2, against one hand-written ffmpeg command.
 
-Run:  .venv/bin/python bench/chunks.py [--seconds 600] [--height 1080] [--chunk 60]
+Run:  .venv/bin/python bench/chunks.py [--seconds 600] [--height 1080] [--chunk 60] [--codec mpeg2|h264]
 
-The source is MPEG-2 (so the whole ladder is encoded), `--seconds` long at `--height`p30 with a keyframe every
-second. Each run gets its own CPU cores (`sched_setaffinity`, inherited by ffmpeg), as workers on their own
-machines would: the hand-written single command a person would write for the same ladder (same rungs, same x264
-settings, one encoder thread) on one core; reelhouse with 1 worker on one core, in a single pass (chunking off) and
-in chunks; reelhouse with 2 workers on two cores, in chunks. All use `-threads 1` per encoder
-(REELHOUSE_ENCODER_THREADS=1). Each is timed from the upload's last byte to the last rendition complete, and its top
-rung's PSNR against the source is measured with ffmpeg's psnr filter: the stitched chunks must be within 0.3 dB of
-reelhouse's single pass.
+The source is `--seconds` long at `--height`p30 with a keyframe every second: MPEG-2 (the default), so the whole
+ladder is encoded, or H.264/AAC, which reelhouse copies as its top rung and then encodes the smaller rungs after
+(the ladder job, chunked where the copy's segments start). Each run gets its own CPU cores (`sched_setaffinity`,
+inherited by ffmpeg), as workers on their own machines would: the hand-written single command a person would write
+for the same renditions (same rungs, same x264 settings, one encoder thread, the H.264 top rung copied) on one core;
+reelhouse with 1 worker on one core, in a single pass (chunking off) and in chunks; reelhouse with 2 workers on two
+cores, in chunks. All use `-threads 1` per encoder (REELHOUSE_ENCODER_THREADS=1). Each is timed from the upload's
+last byte to the last rendition complete, and the PSNR of its largest encoded rung against the source (scaled to
+that rung's size) is measured with ffmpeg's psnr filter: the stitched chunks must be within 0.3 dB of reelhouse's
+single pass.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ X264 = ("-c:v libx264 -threads 1 -preset veryfast -profile:v high -pix_fmt yuv42
         "-flags +cgop -force_key_frames 'expr:gte(t,n_forced*4)' -avoid_negative_ts disabled")
 
 
+# The source's codecs: MPEG-2 is re-encoded into the whole ladder; H.264/AAC is copied, and the smaller rungs follow.
+SOURCES = {"mpeg2": "-c:v mpeg2video -b:v 12M -g 30 -c:a mp2 -b:a 192k",
+           "h264": "-c:v libx264 -preset ultrafast -b:v 12M -g 30 -pix_fmt yuv420p -c:a aac -b:a 192k"}
 SINGLE, ONE, TWO = "reelhouse, 1 worker, single pass", "reelhouse, 1 worker, chunks", "reelhouse, 2 workers, chunks"
 
 
@@ -49,9 +54,11 @@ def sh(command: str) -> float:
     return time.perf_counter() - start
 
 
-def psnr(rendition: str, source: Path) -> float:
-    """Average PSNR (all planes) of a rendition against the source, frame for frame from the start of each."""
-    graph = "[0:v]setpts=PTS-STARTPTS[a];[1:v]setpts=PTS-STARTPTS[b];[a][b]psnr"
+def psnr(rendition: str, source: Path, width: int, height: int) -> float:
+    """Average PSNR (all planes) of a rendition of width x height against the source scaled to it (as reelhouse
+    scales), frame for frame from the start of each."""
+    graph = (f"[0:v]setpts=PTS-STARTPTS[a];[1:v]scale={width}:{height}:flags=bicubic,setpts=PTS-STARTPTS[b];"
+             "[a][b]psnr")
     result = subprocess.run([FFMPEG, "-hide_banner", "-i", rendition, "-i", str(source), "-lavfi", graph, "-f", "null",
                              "-"], capture_output=True, text=True, check=True)
     return float(re.findall(r"average:([\d.]+)", result.stderr)[-1])
@@ -62,26 +69,31 @@ def rungs(height: int) -> list[tuple[int, int, int]]:
     return [(round(h * 16 / 9 / 2) * 2, h, BITRATES[h] // 1000) for h in sorted(BITRATES) if h <= height]
 
 
-def by_hand(source: Path, out: Path, height: int) -> tuple[float, str]:
-    ladder = rungs(height)
-    splits = "".join(f"[s{i}]" for i in range(len(ladder)))
-    graph = f"[0:v:0]split={len(ladder)}{splits};" + ";".join(
-        f"[s{i}]scale={w}:{h}[v{i}]" for i, (w, h, _) in enumerate(ladder))
-    outputs = []
-    for i, (_, h, kbps) in enumerate(ladder):
+def by_hand(source: Path, out: Path, height: int, *, copy: bool) -> float:
+    """The same renditions in one command: every rung encoded, or (`copy`) the top one and the AAC audio copied."""
+    top, *_ = encoded = rungs(height)[::-1]
+    if copy:
+        encoded = encoded[1:]
+        (out / f"v{top[1]}").mkdir(parents=True)
+    splits = "".join(f"[s{i}]" for i in range(len(encoded)))
+    graph = f"[0:v:0]split={len(encoded)}{splits};" + ";".join(
+        f"[s{i}]scale={w}:{h}[v{i}]" for i, (w, h, _) in enumerate(encoded))
+    outputs = [f"-map 0:v:0 -c:v copy {HLS} -hls_segment_filename {out}/v{top[1]}/seg_%05d.m4s "
+               f"{out}/v{top[1]}/index.m3u8"] if copy else []
+    for i, (_, h, kbps) in enumerate(encoded):
         (out / f"v{h}").mkdir(parents=True)
         outputs.append(f"-map [v{i}] {X264} -b:v {kbps}k -maxrate {kbps * 3 // 2}k -bufsize {kbps * 2}k {HLS} "
                        f"-hls_segment_filename {out}/v{h}/seg_%05d.m4s {out}/v{h}/index.m3u8")
     (out / "audio").mkdir()
-    audio = f"-map 0:a:0 -c:a aac -b:a 128k -ac 2 {HLS} -hls_segment_filename {out}/audio/seg_%05d.m4s " \
-            f"{out}/audio/index.m3u8"
-    seconds = sh(f"{FFMPEG} -y -i {source} -filter_complex '{graph}' {' '.join(outputs)} {audio}")
-    return seconds, str(out / f"v{height}" / "index.m3u8")
+    audio = f"-map 0:a:0 {'-c:a copy' if copy else '-c:a aac -b:a 128k -ac 2'} {HLS} " \
+            f"-hls_segment_filename {out}/audio/seg_%05d.m4s {out}/audio/index.m3u8"
+    return sh(f"{FFMPEG} -y -i {source} -filter_complex '{graph}' {' '.join(outputs)} {audio}")
 
 
-def through_reelhouse(folder: Path, source: Path, *, workers: int, chunk: float,
-                      height: int) -> tuple[float, str, Server]:
-    """(upload complete → every rendition complete, the top rung's URL, the server still running to read it)."""
+def through_reelhouse(folder: Path, source: Path, *, workers: int, chunk: float, height: int,
+                      measured: int) -> tuple[float, str, Server]:
+    """(upload complete → every rendition complete, the `measured` rung's URL, the server still running to read
+    it)."""
     settings = Settings(data_dir=folder, port=free_port(), workers=workers, chunk_seconds=chunk, encoder_threads=1)
     auth = make_token(settings)
     server = start_server(settings)
@@ -89,7 +101,7 @@ def through_reelhouse(folder: Path, source: Path, *, workers: int, chunk: float,
         _, seconds = pipeline.through_reelhouse(server, auth, source, rungs=len(rungs(height)))
         with server.runtime.db.read() as session:
             pid = session.scalars(select(PlaybackId.id)).one()
-        return seconds, f"{server.url}/stream/{pid}/v{height}/index.m3u8", server
+        return seconds, f"{server.url}/stream/{pid}/v{measured}/index.m3u8", server
     except BaseException:
         server.stop()
         raise
@@ -100,33 +112,38 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--height", type=int, default=1080, choices=sorted(BITRATES))
     parser.add_argument("--chunk", type=float, default=60.0, help="REELHOUSE_CHUNK_SECONDS")
+    parser.add_argument("--codec", default="mpeg2", choices=sorted(SOURCES), help="the source's codecs")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
         sys.exit("needs two cores")
+    copy = args.codec == "h264"
+    ladder = rungs(args.height)
+    if copy and len(ladder) < 2:
+        sys.exit("an H.264 source copied at this height leaves no rung to encode")
+    width, measured, _ = ladder[-2] if copy else ladder[-1]  # the largest encoded rung
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        source = folder / "source.ts"
-        width = round(args.height * 16 / 9 / 2) * 2
-        sh(f"{FFMPEG} -y -f lavfi -i testsrc2=size={width}x{args.height}:rate=30:duration={args.seconds} "
-           f"-f lavfi -i sine=frequency=440:sample_rate=48000:duration={args.seconds} "
-           f"-c:v mpeg2video -b:v 12M -g 30 -c:a mp2 -b:a 192k {source}")
+        source = folder / f"source.{'mp4' if copy else 'ts'}"
+        sh(f"{FFMPEG} -y -f lavfi -i testsrc2=size={ladder[-1][0]}x{args.height}:rate=30:duration={args.seconds} "
+           f"-f lavfi -i sine=frequency=440:sample_rate=48000:duration={args.seconds} {SOURCES[args.codec]} {source}")
         results = {}
         os.sched_setaffinity(0, cores[:1])
-        seconds, top = by_hand(source, folder / "by_hand", args.height)
-        results["one command, 1 core"] = (seconds, psnr(top, source))
+        seconds = by_hand(source, folder / "by_hand", args.height, copy=copy)
+        results["one command, 1 core"] = (seconds, psnr(str(folder / "by_hand" / f"v{measured}" / "index.m3u8"),
+                                                        source, width, measured))
         for label, workers, chunk in ((SINGLE, 1, 1e9), (ONE, 1, args.chunk), (TWO, 2, args.chunk)):
             os.sched_setaffinity(0, cores[:workers])
-            seconds, top, server = through_reelhouse(folder / label.replace(" ", "_"), source, workers=workers,
-                                                     chunk=chunk, height=args.height)
+            seconds, url, server = through_reelhouse(folder / label.replace(" ", "_"), source, workers=workers,
+                                                     chunk=chunk, height=args.height, measured=measured)
             try:
                 os.sched_setaffinity(0, cores)
-                results[label] = (seconds, psnr(top, source))
+                results[label] = (seconds, psnr(url, source, width, measured))
             finally:
                 server.stop()
     print(f"machine: {platform.machine()}, {len(cores)} cores, Python {sys.version.split()[0]}; "
-          f"{args.seconds} s {args.height}p30 MPEG-2 source, chunks of {args.chunk:g} s")
-    print(f"{'run':<36} {'encode':>9} {'PSNR (top rung)':>16}")
+          f"{args.seconds} s {args.height}p30 {args.codec} source, chunks of {args.chunk:g} s")
+    print(f"{'run':<36} {'encode':>9} {f'PSNR ({measured}p rung)':>16}")
     for label, (seconds, quality) in results.items():
         print(f"{label:<36} {seconds:>8.1f}s {quality:>15.2f}dB")
     single, one, two = results[SINGLE], results[ONE], results[TWO]

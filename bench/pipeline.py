@@ -42,6 +42,7 @@ FFMPEG = find_ffmpeg()
 HLS = "-f hls -hls_time 4 -hls_playlist_type vod -hls_segment_type fmp4 -hls_fmp4_init_filename init.mp4"
 X264 = ("-c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -sc_threshold 0 -g 240 -flags +cgop "
         "-force_key_frames 'expr:gte(t,n_forced*4)' -avoid_negative_ts disabled")
+ENCODES = (JobKind.TRANSCODE, JobKind.CHUNK, JobKind.LADDER, JobKind.LADDER_CHUNK)  # the jobs that make renditions
 
 
 def x264(kbps: int) -> str:
@@ -120,8 +121,7 @@ def through_reelhouse(server: Server, auth: tuple[str, str], source: Path, rungs
             if media is None:
                 continue
             renditions = [r for r in media.renditions if r.type == "video"]
-            jobs = session.scalars(select(Job).where(
-                Job.media_id == media.id, Job.kind.in_((JobKind.TRANSCODE, JobKind.CHUNK, JobKind.LADDER)))).all()
+            jobs = session.scalars(select(Job).where(Job.media_id == media.id, Job.kind.in_(ENCODES))).all()
             if media.status == "Failed":
                 raise RuntimeError(f"the media failed: {media.error}")
             if ready_only and media.renditions:
