@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     webhook_retry_base: float = Field(default=10.0, gt=0, description="seconds before a webhook's first retry; doubles each time, up to an hour")
     webhook_retry_window: float = Field(default=86400.0, gt=0, description="seconds a failing webhook delivery is retried")
     webhook_secret_grace: float = Field(default=86400.0, ge=0, description="seconds a rotated-out webhook secret still signs")
-    chunk_seconds: float = Field(default=60.0, ge=4, description="seconds of source each chunk of a long encode covers: a source that needs re-encoding and plays for at least twice this is cut at keyframes into chunks that workers encode in parallel")
+    chunk_seconds: float = Field(default=60.0, ge=4, description="seconds of source each chunk of a long encode covers: a source that plays for at least twice this is cut at keyframes into chunks that workers encode in parallel (a re-encoded ladder, or the smaller rungs after a stream copy)")
     encoder_threads: int = Field(default=0, ge=0, description="threads each H.264 encoder may use; 0 lets x264 choose (about one per core)")
     ffmpeg_timeout_factor: float = Field(default=10.0, gt=0, description="seconds an ffmpeg run may take per second of media (scaled by how much work the job does), plus a minute or two")
 
