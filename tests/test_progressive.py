@@ -316,7 +316,8 @@ def test_a_retry_after_a_crash_keeps_what_was_published_and_finishes_the_rest(wr
 
 def wait_until_done(server: Server, media_id: str, timeout: float = 60,
                     kinds: tuple[JobKind, ...] = (JobKind.TRANSCODE, JobKind.CHUNK)) -> None:
-    """Until no job of the media's encode (its transcode, and the chunks of a long source) is queued or running."""
+    """Until no job of `kinds` (by default the media's encode: its transcode, and the chunks of a long source) is
+    queued or running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with server.runtime.db.read() as session:
