@@ -198,7 +198,7 @@ def run_chunk(ctx: JobContext[ChunkParams]) -> None:
             raise PermanentError("the source has no video any more")
         rungs = ladder(info.video, media.max_resolution)
         fps = rungs[0].fps
-        seconds = float(chunk.frames / fps) if chunk.frames else (media.duration or info.duration) - chunk.offset(fps)
+        seconds = chunk.seconds(fps, media.duration or info.duration)
         out = ctx.scratch / "hls"
         args = hls.encode_command(source, out, rungs, None, hls.every_segment(short_first=False), chunk=chunk,
                                   threads=rt.settings.encoder_threads)
@@ -275,8 +275,7 @@ def _encode_ladder_part(ctx: JobContext[Any], media_id: str, source: Path, rungs
                           progressive=False)
     args = hls.encode_command(source, out, rungs, None, hls.at_times(starts, fps, chunk), cut=hls.EVERY_KEYFRAME,
                               chunk=chunk, threads=rt.settings.encoder_threads)
-    seconds = float(chunk.frames / fps) if chunk.frames else duration - chunk.offset(fps)
-    ctx.ffmpeg(args, duration=max(seconds, 1.0), work=len(rungs), what="transcoding failed")
+    ctx.ffmpeg(args, duration=max(chunk.seconds(fps, duration), 1.0), work=len(rungs), what="transcoding failed")
     publisher.finish()
 
 

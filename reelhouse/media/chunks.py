@@ -24,6 +24,10 @@ class Chunk:
         """Where its frames go on the stitched timeline, in seconds."""
         return float(self.first_frame / fps)
 
+    def seconds(self, fps: Fraction, duration: float) -> float:
+        """How long it plays: its frames, or (the last chunk) the rest of a source of `duration` seconds."""
+        return float(self.frames / fps) if self.frames is not None else duration - self.offset(fps)
+
 
 WHOLE = Chunk(0, 0.0, 0, None)
 
