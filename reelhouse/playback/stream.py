@@ -190,11 +190,16 @@ class _Answer:
     until: float
 
     def holds(self) -> bool:
-        try:
-            found = os.stat(self.path)
-        except OSError:
-            return False
-        return (found.st_ino, found.st_size, found.st_mtime_ns) == self.file and time.time() < self.until
+        return _identity(self.path) == self.file and time.time() < self.until
+
+
+def _identity(path: str) -> tuple[int, int, int] | None:
+    """A file's inode, size and modification time, which change when it is replaced; None when it is gone."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 _answers: Remembered[tuple[bytes | None, ...], _Answer] = Remembered(REPLAYED)
@@ -266,12 +271,10 @@ def _kept_answer(rt: Runtime, scope: Scope, sent: list[Message]) -> _Answer | No
         if local is None:
             return None
         path = str(local)
-    until = _token_expiry(QueryParams(scope["query_string"]).get("token"))
-    try:
-        found = os.stat(path)
-    except OSError:
+    file = _identity(path)
+    if file is None:
         return None
-    return _Answer(headers, body, path, (found.st_ino, found.st_size, found.st_mtime_ns), until)
+    return _Answer(headers, body, path, file, _token_expiry(QueryParams(scope["query_string"]).get("token")))
 
 
 def _token_expiry(token: str | None) -> float:
