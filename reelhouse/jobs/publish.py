@@ -8,7 +8,7 @@ playlist only ever grows and lists stored segments only. The renditions are list
 each has a segment; once every part is done the playlists get EXT-X-ENDLIST and the rows their real numbers.
 
 A retried part re-encodes from its start: segments an earlier attempt recorded are cut at the same instants
-(forced keyframes, closed GOPs), so they are kept and only the rest is stored.
+(forced keyframes, closed GOPs), so they are kept, stay listed while it re-makes them, and only the rest is stored.
 """
 
 from __future__ import annotations
@@ -110,6 +110,12 @@ class Progress:
     segments: list[list[Any]] = field(default_factory=list)
     read: tuple[int, int] = (0, 0)  # (mtime, size) of ffmpeg's playlist when last read: unchanged, not read again
 
+    def over(self, written: dict[str, Any]) -> dict[str, Any]:
+        """The part's record of this output with this run's progress. Until this run has re-made what an earlier
+        attempt recorded, that stays recorded, so a playlist never shrinks or loses its init segment meanwhile."""
+        return {**written, "init": self.init or written["init"], "codecs": self.codecs or written["codecs"],
+                "segments": self.segments + self.earlier[len(self.segments):]}
+
 
 class Publisher:
     """Follows ffmpeg writing `outputs` under `out` for part `index` of the media's `step` and publishes what it
@@ -139,8 +145,11 @@ class Publisher:
         (the worker purges what was stored)."""
         for output in self.outputs:
             self._store_segments(output)
-            if not self.progress[output.name].segments:
+            progress = self.progress[output.name]
+            if not progress.segments:
                 raise PermanentError(f"ffmpeg produced no {output.type} segments; the source may be damaged")
+            if len(progress.segments) < len(progress.earlier):
+                raise PermanentError("a retried encode made fewer segments than the first attempt")
         return self._record(done=True)
 
     def discard(self) -> None:
@@ -207,11 +216,7 @@ class Publisher:
                 raise PermanentError("the media failed meanwhile")
             part = session.get(EncodePart, (self.media_id, self.step, self.index))
             assert part is not None  # planned before any part runs
-            part.outputs = {
-                **part.outputs,
-                **{name: {**part.outputs[name], "init": p.init, "codecs": p.codecs, "segments": p.segments}
-                   for name, p in self.progress.items()},
-            }
+            part.outputs = {**part.outputs, **{name: p.over(part.outputs[name]) for name, p in self.progress.items()}}
             part.done = done
             session.flush()
             self._publish(session, media, stitch(parts_of(session, self.media_id, self.step)))
