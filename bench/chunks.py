@@ -1,6 +1,6 @@
 """Chunked encoding benchmark: a long source re-encoded by 1 worker and by 2, against one hand-written ffmpeg command.
 
-Run:  .venv/bin/python bench/chunks.py [--seconds 600] [--height 1080] [--chunk 60] [--codec mpeg2|h264]
+Run:  .venv/bin/python bench/chunks.py [--seconds 600] [--height 1080] [--chunk 60] [--codec mpeg2|h264] [--rounds 1]
 
 The source is `--seconds` long at `--height`p30 with a keyframe every second: MPEG-2 (the default), so the whole
 ladder is encoded, or H.264/AAC, which reelhouse copies as its top rung and then encodes the smaller rungs after
@@ -11,7 +11,9 @@ reelhouse with 1 worker on one core, in a single pass (chunking off) and in chun
 cores, in chunks. All use `-threads 1` per encoder (REELHOUSE_ENCODER_THREADS=1). Each is timed from the upload's
 last byte to the last rendition complete, and the PSNR of its largest encoded rung against the source (scaled to
 that rung's size) is measured with ffmpeg's psnr filter: the stitched chunks must be within 0.3 dB of reelhouse's
-single pass.
+single pass. A host whose speed drifts over the hour such a run takes skews runs made one after the other:
+`--rounds 2` runs 1 and 2 workers in chunks again in the reverse order (1, 2, 2, 1), and compares their sums. A
+repeated run's PSNR is not measured again (the same settings encode the same bytes).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ X264 = ("-c:v libx264 -threads 1 -preset veryfast -profile:v high -pix_fmt yuv42
 # The source's codecs: MPEG-2 is re-encoded into the whole ladder; H.264/AAC is copied, and the smaller rungs follow.
 SOURCES = {"mpeg2": "-c:v mpeg2video -b:v 12M -g 30 -c:a mp2 -b:a 192k",
            "h264": "-c:v libx264 -preset ultrafast -b:v 12M -g 30 -pix_fmt yuv420p -c:a aac -b:a 192k"}
+BY_HAND = "one command, 1 core"
 SINGLE, ONE, TWO = "reelhouse, 1 worker, single pass", "reelhouse, 1 worker, chunks", "reelhouse, 2 workers, chunks"
 
 
@@ -113,6 +116,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1080, choices=sorted(BITRATES))
     parser.add_argument("--chunk", type=float, default=60.0, help="REELHOUSE_CHUNK_SECONDS")
     parser.add_argument("--codec", default="mpeg2", choices=sorted(SOURCES), help="the source's codecs")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of 1 and 2 workers in chunks")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
@@ -127,29 +131,35 @@ def main() -> None:
         source = folder / f"source.{'mp4' if copy else 'ts'}"
         sh(f"{FFMPEG} -y -f lavfi -i testsrc2=size={ladder[-1][0]}x{args.height}:rate=30:duration={args.seconds} "
            f"-f lavfi -i sine=frequency=440:sample_rate=48000:duration={args.seconds} {SOURCES[args.codec]} {source}")
-        results = {}
+        seconds: dict[str, list[float]] = {}  # each run's encode time, in the order they ran
+        quality: dict[str, float] = {}  # PSNR of the first run of each
         os.sched_setaffinity(0, cores[:1])
-        seconds = by_hand(source, folder / "by_hand", args.height, copy=copy)
-        results["one command, 1 core"] = (seconds, psnr(str(folder / "by_hand" / f"v{measured}" / "index.m3u8"),
-                                                        source, width, measured))
-        for label, workers, chunk in ((SINGLE, 1, 1e9), (ONE, 1, args.chunk), (TWO, 2, args.chunk)):
+        seconds[BY_HAND] = [by_hand(source, folder / "by_hand", args.height, copy=copy)]
+        quality[BY_HAND] = psnr(str(folder / "by_hand" / f"v{measured}" / "index.m3u8"), source, width, measured)
+        runs = [(SINGLE, 1, 1e9), (ONE, 1, args.chunk), (TWO, 2, args.chunk)]
+        runs += [run for again in range(1, args.rounds) for run in runs[1:][::(-1) ** again]]
+        for label, workers, chunk in runs:
             os.sched_setaffinity(0, cores[:workers])
-            seconds, url, server = through_reelhouse(folder / label.replace(" ", "_"), source, workers=workers,
-                                                     chunk=chunk, height=args.height, measured=measured)
+            took, url, server = through_reelhouse(folder / f"run{sum(map(len, seconds.values()))}", source,
+                                                  workers=workers, chunk=chunk, height=args.height, measured=measured)
             try:
                 os.sched_setaffinity(0, cores)
-                results[label] = (seconds, psnr(url, source, width, measured))
+                seconds.setdefault(label, []).append(took)
+                if label not in quality:
+                    quality[label] = psnr(url, source, width, measured)
             finally:
                 server.stop()
     print(f"machine: {platform.machine()}, {len(cores)} cores, Python {sys.version.split()[0]}; "
-          f"{args.seconds} s {args.height}p30 {args.codec} source, chunks of {args.chunk:g} s")
-    print(f"{'run':<36} {'encode':>9} {f'PSNR ({measured}p rung)':>16}")
-    for label, (seconds, quality) in results.items():
-        print(f"{label:<36} {seconds:>8.1f}s {quality:>15.2f}dB")
-    single, one, two = results[SINGLE], results[ONE], results[TWO]
-    print(f"2 workers vs 1: {one[0] / two[0]:.2f}x faster in chunks, {single[0] / two[0]:.2f}x faster than one worker's"
-          f" single pass; PSNR of the stitched chunks vs the single pass: {two[1] - single[1]:+.2f} dB")
-    print(json.dumps({k: {"seconds": round(s, 1), "psnr_db": round(q, 2)} for k, (s, q) in results.items()}))
+          f"{args.seconds} s {args.height}p30 {args.codec} source, chunks of {args.chunk:g} s, {args.rounds} round(s)")
+    print(f"{'run':<36} {'encode (each run)':>24} {f'PSNR ({measured}p rung)':>16}")
+    for label, took in seconds.items():
+        print(f"{label:<36} {' / '.join(f'{t:.1f}s' for t in took):>24} {quality[label]:>15.2f}dB")
+    one, two = sum(seconds[ONE]), sum(seconds[TWO])
+    print(f"2 workers vs 1: {one / two:.2f}x faster in chunks, {seconds[SINGLE][0] * len(seconds[TWO]) / two:.2f}x "
+          f"faster than one worker's single pass; PSNR of the stitched chunks vs the single pass: "
+          f"{quality[TWO] - quality[SINGLE]:+.2f} dB")
+    print(json.dumps({label: {"seconds": [round(t, 1) for t in took], "psnr_db": round(quality[label], 2)}
+                      for label, took in seconds.items()}))
 
 
 if __name__ == "__main__":
