@@ -3,12 +3,19 @@ whose media never touches the data directory, playback by redirect, and moving a
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -18,6 +25,7 @@ from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
 from reelhouse.cli import main
+from reelhouse.db.models import Media
 from reelhouse.settings import Settings
 from reelhouse.storage import LocalStorage, MemoryStorage, StorageError, open_storage, storage_at
 from reelhouse.storage.keys import original_key, rendition_prefix
@@ -26,6 +34,7 @@ from reelhouse.storage.migrate import migrate
 from reelhouse.storage.s3 import S3Storage
 from tests.clips import make_clip
 from tests.conftest import Server, start_server, wait_for
+from tests.test_progressive import decoded
 from tests.test_uploads import completed_media_id, create_upload, put_chunk
 
 # ---------------------------------------------------------------- choosing the backend
@@ -251,6 +260,77 @@ def test_a_server_on_s3_keeps_every_object_in_the_bucket(s3_settings: Settings, 
         assert private_segment.status_code == 403 and "location" not in private_segment.headers
     finally:
         cdn.stop()
+
+
+@contextlib.contextmanager
+def counting_endpoint() -> Iterator[tuple[str, Counter[tuple[str, str | None]]]]:
+    """Another endpoint of moto's S3 (the same buckets, in this process) that counts the body bytes each GET sent,
+    per (object path, presigned URL's signature: None for a request the SDK signed), as an object store bills them.
+    Small socket buffers, so what a reader that stopped early (ffmpeg seeking elsewhere) never read is not counted;
+    its URL and the counts."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    moto = DomainDispatcherApplication(create_backend_app)
+    fetched: Counter[tuple[str, str | None]] = Counter()
+
+    def counted(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        signature = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Signature", [None])[0]
+        key = (environ["PATH_INFO"], signature)
+        for body in moto(environ, start_response):
+            for at in range(0, len(body), 64 * 1024):  # written one piece at a time: a closed reader stops it
+                piece = body[at:at + 64 * 1024]
+                yield piece
+                if environ["REQUEST_METHOD"] == "GET":
+                    fetched[key] += len(piece)
+
+    class SmallBuffers(MotoRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+
+    server = make_server("127.0.0.1", 0, counted, threaded=True, request_handler=SmallBuffers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", fetched
+    finally:
+        server.shutdown()
+
+
+def encoded(server: Server, media_id: str) -> bool:
+    """Every rendition of the media is whole: all of its chunks are done."""
+    with server.runtime.db.read() as session:
+        renditions = session.get(Media, media_id).renditions
+        return bool(renditions) and all(r.complete for r in renditions)
+
+
+def test_a_chunk_job_on_s3_fetches_its_part_of_the_original_not_all_of_it(
+        s3_settings: Settings, s3_bucket: str, credentials: tuple[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long original is encoded in chunks by jobs any worker takes; each reads its part with range requests
+    rather than downloading the whole original first (once per chunk: 20 GB each for a two-hour upload)."""
+    clip = make_clip(tmp_path / "long.mp4", seconds=14, width=320, height=240, vcodec="mpeg4", acodec="aac",
+                     extra=["-vf", "noise=alls=100:allf=t", "-q:v", "1", "-qmin", "1"])  # noise: 66 MB
+    size = clip.stat().st_size
+    with counting_endpoint() as (endpoint, fetched):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        server = start_server(s3_settings.model_copy(update={"chunk_seconds": 4.0, "max_source_bytes": 2 * size}))
+        try:
+            with httpx.Client(base_url=f"{server.url}/v1", auth=credentials, timeout=30) as api:
+                media_id = upload_clip(api, clip)
+                media = wait_for(api, media_id, lambda m: m["status"] == "Ready", timeout=120)
+            deadline = time.monotonic() + 120
+            while not encoded(server, media_id):
+                assert time.monotonic() < deadline, "the chunks did not finish"
+                time.sleep(0.2)
+            times = decoded(f"{server.url}/stream/{media['playbackIds'][0]['id']}/v240/index.m3u8", "video")
+            assert max(b - a for a, b in itertools.pairwise(times)) < 0.05 and abs(times[-1] - times[0] - 14) < 0.1
+        finally:
+            server.stop()
+    original = f"/{s3_bucket}/library/{original_key(media_id)}"
+    by_url = [count for (path, signature), count in fetched.items() if path == original and signature is not None]
+    assert len(by_url) == 3, fetched  # the chunks after the first: 4-8 s, 8-12 s and 12-14 s
+    assert all(count < size / 2 for count in by_url), (by_url, size)  # about 0.3, 0.3 and 0.15 of it
 
 
 # ---------------------------------------------------------------- moving a local library to S3

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reelhouse.media.ffmpeg import run_ffmpeg
+from reelhouse.media.ffmpeg import input_args, run_ffmpeg, without_queries
 from reelhouse.media.hls import MediaPlaylist
 from reelhouse.media.thumbnail import last_frame_command, layout, thumbnail_command
 from reelhouse.playback.files import byte_range
@@ -307,6 +307,31 @@ def test_as_local_file_of_a_missing_object_fails_and_leaves_no_scratch(storage: 
         pass
 
     assert not scratch.exists() or list(scratch.iterdir()) == []
+
+
+def test_as_input_is_where_ffmpeg_reads_the_object_seeking_where_it_needs(storage: Storage, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2)
+    key = stored(storage, "media/m1/original", clip.read_bytes())
+    frame = tmp_path / "frame.png"
+
+    with storage.as_input(key, tmp_path / "scratch", 60) as where:
+        run_ffmpeg(["-y", "-ss", "1.5", *input_args(where), "-frames:v", "1", str(frame)], timeout=30)
+        assert isinstance(where, str) == isinstance(storage, S3Storage)  # S3's is a URL: nothing is downloaded
+
+    assert frame.stat().st_size > 0
+    with pytest.raises(StorageError), storage.as_input("media/none/original", tmp_path / "scratch", 60):
+        pass
+
+
+def test_a_url_input_is_read_in_ranges_and_its_query_is_never_shown(tmp_path: Path) -> None:
+    url = "https://s3.example.com/bucket/media/m/original?X-Amz-Credential=AKIA&X-Amz-Signature=feed"
+    args = input_args(url)
+    assert args[-2:] == ["-i", url] and args[args.index("-request_size") + 1] == str(1024 * 1024)
+    assert "-reconnect" in args and input_args(tmp_path / "original") == ["-i", str(tmp_path / "original")]
+    said = f"Error opening input file {url}.\n[https @ 0x1] '{url}': Server returned 403 Forbidden"
+    assert without_queries(said) == ("Error opening input file https://s3.example.com/bucket/media/m/original\n"
+                                     "[https @ 0x1] 'https://s3.example.com/bucket/media/m/original': Server "
+                                     "returned 403 Forbidden")
 
 
 def test_memory_storage_has_no_local_paths_and_is_safe_across_threads() -> None:

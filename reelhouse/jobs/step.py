@@ -17,7 +17,7 @@ from reelhouse.db.enums import MediaStatus
 from reelhouse.db.models import Job, Media
 from reelhouse.jobs.params import Params
 from reelhouse.media import loudness
-from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, run_ffmpeg
+from reelhouse.media.ffmpeg import FFmpegCancelled, FFmpegError, Location, run_ffmpeg
 from reelhouse.media.probe import ProbeError, ProbeResult, probe
 from reelhouse.net.fetch import FetchError, download
 from reelhouse.runtime import Runtime
@@ -47,7 +47,7 @@ class JobContext(Generic[P]):
         self.runtime.jobs.progress(self.job.id, fraction)
         log.info("job %s %s media=%s progress %.0f%%", self.job.kind, self.job.id, self.job.media_id, fraction * 100)
 
-    def probe(self, path: Path, *, what: str | None = None) -> ProbeResult:
+    def probe(self, path: Location, *, what: str | None = None) -> ProbeResult:
         """Probes a file this job works on; one that is not usable media fails the job for good, the reason shown
         to users (after "<what>: " when given)."""
         try:

@@ -39,6 +39,7 @@ from reelhouse.jobs.renditions import reference_playlist
 from reelhouse.jobs.step import JobContext, PermanentError, Step
 from reelhouse.media import hls
 from reelhouse.media.chunks import WHOLE, Chunk, at_segment_starts, nominal_cuts, plan
+from reelhouse.media.ffmpeg import Location
 from reelhouse.media.ladder import SEGMENT_SECONDS, Rung, can_copy, copy_rung, ladder
 from reelhouse.media.probe import ProbeResult, StreamInfo, keyframes_after, main_streams, read_timeline
 from reelhouse.runtime import Runtime
@@ -47,6 +48,8 @@ from reelhouse.storage.keys import original_key
 log = logging.getLogger(__name__)
 
 AUDIO_FRAME_SECONDS = 0.25  # an audio segment ends at most one audio frame past its cut
+# How long a chunk job's URL of the original stays valid (`Storage.as_input`): far past any chunk's encode.
+SOURCE_URL_SECONDS = 24 * 3600
 
 
 def _settle(*, copy: bool) -> OnRecord:
@@ -192,7 +195,7 @@ def run_chunk(ctx: JobContext[ChunkParams]) -> None:
         if media is None or part is None or part.done or media.status == MediaStatus.FAILED:
             return
         chunk = Chunk(part.index, part.start, part.first_frame, part.frames)
-    with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
+    with rt.storage.as_input(original_key(media.id), ctx.scratch, SOURCE_URL_SECONDS) as source:
         info = ctx.probe(source)
         if info.video is None:
             raise PermanentError("the source has no video any more")
@@ -243,7 +246,7 @@ def run_ladder_chunk(ctx: JobContext[ChunkParams]) -> None:
             return
         chunk = Chunk(part.index, part.start, part.first_frame, part.frames)
         names, starts = set(part.outputs), reference_playlist(rt, media).starts()
-    with rt.storage.as_local_file(original_key(media.id), ctx.scratch) as source:
+    with rt.storage.as_input(original_key(media.id), ctx.scratch, SOURCE_URL_SECONDS) as source:
         info = ctx.probe(source)
         if info.video is None:
             raise PermanentError("the source has no video any more")
@@ -266,7 +269,7 @@ def _ladder_outputs(rungs: list[Rung]) -> list[Output]:
     return [Output(r.name, "video", rung=r) for r in rungs]
 
 
-def _encode_ladder_part(ctx: JobContext[Any], media_id: str, source: Path, rungs: list[Rung], chunk: Chunk,
+def _encode_ladder_part(ctx: JobContext[Any], media_id: str, source: Location, rungs: list[Rung], chunk: Chunk,
                         starts: list[float], duration: float) -> None:
     """One chunk of the rungs, keyframes and segments where the copied rendition's are; unlisted until all are."""
     rt, fps = ctx.runtime, rungs[0].fps

@@ -1,15 +1,25 @@
 """Locating and running the ffmpeg binary."""
 
+import re
 import shutil
 import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import imageio_ffmpeg
 
 STDERR_TAIL_LINES = 20
+# What ffmpeg and PyAV read: a local file, or a URL they fetch with range requests (`Storage.as_input`).
+Location = Path | str
+# How ffmpeg and PyAV read a URL (an object store's original): ranges of at most 1 MiB on a kept-alive connection,
+# fetched again from where a dropped connection left them, so a seek costs what it reads and a network blip does not
+# fail the encode.
+URL_OPTIONS = {"reconnect": "1", "reconnect_on_network_error": "1", "reconnect_delay_max": "30",
+               "multiple_requests": "1", "initial_request_size": str(256 * 1024), "request_size": str(1024 * 1024)}
+_QUERY = re.compile(r"(\w+://[^\s?]*)\?[^\s'\"]*")  # a URL's query string: a presigned one's signature
 
 
 class FFmpegError(Exception):
@@ -32,6 +42,21 @@ def find_ffmpeg(configured: str | None = None) -> str:
     if found is None:
         raise FFmpegError(f"configured ffmpeg {configured!r} does not exist or is not executable")
     return found
+
+
+def input_args(source: Location) -> list[str]:
+    """`-i source`: a local file, or a URL read as URL_OPTIONS say, without scanning its end for
+    an MPEG-TS's last timestamp (a ranged request per step back: an encode has its length from the probe)."""
+    if not isinstance(source, str):
+        return ["-i", str(source)]
+    options = {**URL_OPTIONS, "skip_estimate_duration_from_pts": "1"}
+    return [*(arg for name, value in options.items() for arg in (f"-{name}", value)), "-i", source]
+
+
+def without_queries(text: str) -> str:
+    """`text` with every URL's query string left out: ffmpeg names its input in errors that users and logs read,
+    and a presigned URL's query is a credential."""
+    return _QUERY.sub(r"\1", text)
 
 
 def run_ffmpeg(
@@ -80,7 +105,7 @@ def run_ffmpeg(
         def drain() -> None:
             assert process.stderr is not None
             for line in process.stderr:
-                tail.append(line.decode("utf-8", errors="replace").rstrip())
+                tail.append(without_queries(line.decode("utf-8", errors="replace").rstrip()))
 
         watcher = threading.Thread(target=watch, daemon=True)
         reader = threading.Thread(target=drain, daemon=True)

@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from reelhouse.media.chunks import WHOLE, Chunk
+from reelhouse.media.ffmpeg import Location, input_args
 from reelhouse.media.ladder import AUDIO_BITRATE, MAX_COPY_KEYFRAME_GAP, SEGMENT_SECONDS, Rung
 from reelhouse.media.loudness import gain_filter
 from reelhouse.media.probe import StreamInfo
@@ -118,7 +119,7 @@ def copy_command(source: Path, out: Path, rung: Rung | None, audio: StreamInfo |
 
 
 def encode_command(
-    source: Path, out: Path, rungs: list[Rung], audio: StreamInfo | None, keyframes: str,
+    source: Location, out: Path, rungs: list[Rung], audio: StreamInfo | None, keyframes: str,
     *, cut: float = SEGMENT_SECONDS, chunk: Chunk = WHOLE, threads: int = 0,
 ) -> list[str]:
     """Decodes once and encodes every rung (and the audio rendition, when given) in one ffmpeg process, with event
@@ -127,8 +128,9 @@ def encode_command(
 
     A `chunk` of a long source is decoded from its keyframe (`-ss` before `-i` starts exactly there) for its number
     of frames, and its segments are stamped with their place on the whole timeline (`frag_discont` makes the
-    fragments carry the offset rather than an edit list), so they follow the previous chunk's without a gap."""
-    args = ["-y", *(["-ss", f"{chunk.start:.6f}"] if chunk.start else []), "-i", str(source)]
+    fragments carry the offset rather than an edit list), so they follow the previous chunk's without a gap. The
+    `source` is a local file or (`Storage.as_input`) a URL, from which `-ss` reads only the chunk's part."""
+    args = ["-y", *(["-ss", f"{chunk.start:.6f}"] if chunk.start else []), *input_args(source)]
     if rungs:
         fps = rungs[0].fps
         labels = [f"[v{i}]" for i in range(len(rungs))]

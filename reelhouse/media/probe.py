@@ -23,6 +23,8 @@ from av.container import InputContainer
 from av.frame import Frame
 from av.stream import Disposition, Stream
 
+from reelhouse.media.ffmpeg import URL_OPTIONS, Location, without_queries
+
 # Demuxing is bounded so that a hostile or broken file cannot keep probe() busy for long.
 MAX_PACKETS_PER_STREAM = 200
 STREAM_TYPES = {"video", "audio", "subtitle", "data"}
@@ -89,7 +91,7 @@ class ProbeResult:
         return next((s for s in self.streams if s.type == "audio"), None)
 
 
-def probe(path: pathlib.Path, *, memory_bytes: int = PROBE_MEMORY_BYTES, timeout: float = PROBE_TIMEOUT) -> ProbeResult:
+def probe(path: Location, *, memory_bytes: int = PROBE_MEMORY_BYTES, timeout: float = PROBE_TIMEOUT) -> ProbeResult:
     """`probe_here` in a child process (reelhouse.media.probe_worker) limited to `memory_bytes` of address space
     and `timeout` seconds; what it cannot do within them is a ProbeError saying so.
 
@@ -97,9 +99,11 @@ def probe(path: pathlib.Path, *, memory_bytes: int = PROBE_MEMORY_BYTES, timeout
     return _remember(path, ("probe",), lambda: _probe_in_child(path, memory_bytes, timeout))
 
 
-def _remember(path: pathlib.Path, what: tuple[object, ...], read: Callable[[], T]) -> T:
+def _remember(path: Location, what: tuple[object, ...], read: Callable[[], T]) -> T:
     """`read()` of a file, or what it gave when this process read the file before, unchanged since (same inode, size
-    and modification time): ingest and the playable step look at the same stored original."""
+    and modification time): ingest and the playable step look at the same stored original. A URL is read again."""
+    if isinstance(path, str):
+        return read()
     try:
         stat = path.stat()
         key = (*what, str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -117,8 +121,9 @@ def _remember(path: pathlib.Path, what: tuple[object, ...], read: Callable[[], T
     return outcome
 
 
-def _probe_in_child(path: pathlib.Path, memory_bytes: int, timeout: float) -> ProbeResult:
-    command = [sys.executable, "-m", "reelhouse.media.probe_worker", str(memory_bytes), str(path)]
+def _probe_in_child(path: Location, memory_bytes: int, timeout: float) -> ProbeResult:
+    command = [sys.executable, "-m", "reelhouse.media.probe_worker", str(memory_bytes),
+               *(["--url"] if isinstance(path, str) else []), str(path)]
     try:
         # One malloc arena per thread reserves 64 MiB of address space: keep the limit about memory actually used.
         done = subprocess.run(command, capture_output=True, timeout=timeout, check=False,
@@ -126,8 +131,8 @@ def _probe_in_child(path: pathlib.Path, memory_bytes: int, timeout: float) -> Pr
     except subprocess.TimeoutExpired:
         raise ProbeError(f"reading the file took longer than {timeout:.0f} s") from None
     if done.returncode != 0 or not done.stdout:
-        log.warning("probing %s: the reader exited with %s: %s", path, done.returncode,
-                    done.stderr.decode(errors="replace").strip()[-2000:])
+        log.warning("probing %s: the reader exited with %s: %s", without_queries(str(path)), done.returncode,
+                    without_queries(done.stderr.decode(errors="replace").strip()[-2000:]))
         raise ProbeError("the file crashed the program reading it")
     outcome: ProbeResult | ProbeError = pickle.loads(done.stdout)  # noqa: S301 - our own child wrote it
     if isinstance(outcome, ProbeError):
@@ -135,17 +140,18 @@ def _probe_in_child(path: pathlib.Path, memory_bytes: int, timeout: float) -> Pr
     return outcome
 
 
-def probe_here(path: pathlib.Path) -> ProbeResult:
+def probe_here(path: Location) -> ProbeResult:
     """Describe the media file at `path`, or raise ProbeError saying why it is unusable.
 
     Besides reading headers, the first video and audio streams must each decode a frame, so
     truncated or corrupt uploads are rejected here rather than half-way through a transcode.
     """
-    size = path.stat().st_size
+    size = path.stat().st_size if isinstance(path, pathlib.Path) else None
     if size == 0:
         raise ProbeError("the file is empty")
     try:
-        container = av.open(str(path), metadata_errors="replace")
+        container = av.open(str(path), metadata_errors="replace",
+                            options=URL_OPTIONS if isinstance(path, str) else None)
     except av.FFmpegError as exc:
         raise ProbeError("not a media file ffmpeg can read") from exc
     with container:
@@ -164,7 +170,7 @@ def probe_here(path: pathlib.Path) -> ProbeResult:
         return ProbeResult(
             container_format=_container_format(container, infos),
             duration=_duration(container, streams),
-            size=size,
+            size=container.size if size is None else size,
             bit_rate=container.bit_rate or None,
             streams=infos,
         )

@@ -108,6 +108,20 @@ class Storage(ABC):
         return self.size(key) is not None
 
     @contextmanager
+    def as_input(self, key: str, scratch: Path, seconds: int) -> Iterator[Path | str]:
+        """Where ffmpeg and PyAV read the object for up to `seconds`: in place, or at a URL they fetch with range
+        requests, so a job that needs a minute of a long original downloads that minute, not the whole; a scratch
+        copy only for a backend with neither."""
+        url = self.presigned_url(key, seconds, {})
+        if url is None:
+            with self.as_local_file(key, scratch) as path:
+                yield path
+            return
+        if self.size(key) is None:  # or ffmpeg's "404 Not Found" would be the only word of it
+            raise StorageError(f"no such object: {key}")
+        yield url
+
+    @contextmanager
     def as_local_file(self, key: str, scratch: Path) -> Iterator[Path]:
         """A local path to the object for ffmpeg and PyAV: in place when possible, else a scratch copy removed afterwards."""
         path = self.local_path(key)
