@@ -19,7 +19,7 @@ REQUEST_SECONDS = Histogram(
     ["method", "route", "status"],
 )
 JOB_SECONDS = Histogram(
-    "reelhouse_job_duration_seconds", "Job runs by kind and outcome (done, retry, failed)", ["kind", "outcome"],
+    "reelhouse_job_duration_seconds", "Job runs by kind and outcome (done, retry, failed, superseded)", ["kind", "outcome"],
     buckets=SLOW,
 )
 WEBHOOK_LAG_SECONDS = Histogram(

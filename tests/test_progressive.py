@@ -12,6 +12,7 @@ import stat
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from reelhouse.db.enums import JobKind
-from reelhouse.db.models import EncodePart, Job, Media, Rendition, WebhookEvent
+from reelhouse.db.models import EncodePart, Job, Media, Rendition, WebhookEvent, utcnow
 from reelhouse.jobs.queue import enqueue
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import find_ffmpeg
@@ -323,6 +324,43 @@ def test_a_retry_after_a_crash_keeps_what_was_published_and_finishes_the_rest(wr
             WebhookEvent.object_id == created["id"], WebhookEvent.type == "video.media.ready"))
     assert ready == 1  # it stayed Ready: no second announcement
     assert wapi.get(f"/on-demand/{created['id']}").json()["data"]["status"] == "Ready"
+
+
+def test_a_worker_whose_encode_was_taken_over_stops_publishing_and_the_new_attempt_finishes(wrapped, wapi, encodes,
+                                                                                            create):
+    """A worker that stalled past its lease, its job claimed by another meanwhile, records and removes nothing
+    more: the attempt that took over owns the playlists, which only ever grow."""
+    server, _ = wrapped
+    rt = server.runtime
+    encodes.slow()
+    try:
+        created = create("stalled.ts", seconds=5, width=320, height=240, **MPEG2)
+        _status(wapi, created["id"], ("Ready",))
+        viewer = Viewer(server.url, created["playbackIds"][0]["id"])
+        viewer.sample()
+        with rt.db.write() as session:  # another worker's claim, as when a stalled one's lease ran out
+            taken = session.scalars(select(Job).where(Job.media_id == created["id"],
+                                                      Job.kind == JobKind.TRANSCODE)).one()
+            taken.attempts += 1
+            taken.lease_until = utcnow() + timedelta(minutes=5)  # held by this test meanwhile
+        recorded = _recorded(server, created["id"])
+        time.sleep(2)  # the first attempt's ffmpeg encodes on, at real time
+        assert _recorded(server, created["id"]) == recorded, "the attempt taken over published more"
+        viewer.sample()
+    finally:
+        encodes.slow(False)
+    rt.jobs.retry_or_fail(taken, "the test lets it go", permanent=False)  # queued again for any worker to take
+    wait_until_done(server, created["id"])
+    assert viewer.sample(), "the attempt that took over ended every playlist"
+    times = decoded(f"{server.url}/stream/{created['playbackIds'][0]['id']}/v240/index.m3u8", "video")
+    assert max(b - a for a, b in zip(times, times[1:])) < 0.05 and abs(times[-1] - times[0] - 5) < 0.1
+
+
+def _recorded(server: Server, media_id: str) -> dict[str, int]:
+    """How many segments of each rendition the encode's part has recorded."""
+    with server.runtime.db.read() as session:
+        part = session.get(EncodePart, (media_id, JobKind.TRANSCODE, 0))
+        return {name: len(written["segments"]) for name, written in part.outputs.items()}
 
 
 def wait_until_done(server: Server, media_id: str, timeout: float = 60,

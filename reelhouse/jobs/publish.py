@@ -9,6 +9,7 @@ each has a segment; once every part is done the playlists get EXT-X-ENDLIST and 
 
 A retried part re-encodes from its start: segments an earlier attempt recorded are cut at the same instants
 (forced keyframes, closed GOPs), so they are kept, stay listed while it re-makes them, and only the rest is stored.
+An attempt whose job another worker took over (it stalled past its lease) records and removes nothing more.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelhouse.db.enums import JobKind, MediaStatus
-from reelhouse.db.models import EncodePart, Media, Rendition
+from reelhouse.db.models import EncodePart, Job, Media, Rendition
 from reelhouse.jobs.params import Params
-from reelhouse.jobs.step import JobContext, PermanentError
+from reelhouse.jobs.step import ClaimLost, JobContext, PermanentError
 from reelhouse.media import hls
 from reelhouse.media.ladder import Rung
 from reelhouse.media.probe import StreamInfo
@@ -119,12 +120,13 @@ class Progress:
 
 class Publisher:
     """Follows ffmpeg writing `outputs` under `out` for part `index` of the media's `step` and publishes what it
-    finished. With `progressive` the renditions are listed (and `on_record` runs) as soon as every one has a
-    segment, and grow from then on; otherwise only once every part is done."""
+    finished, for as long as the job's `claim` is this worker's. With `progressive` the renditions are listed (and
+    `on_record` runs) as soon as every one has a segment, and grow from then on; otherwise only once every part is
+    done."""
 
-    def __init__(self, rt: Runtime, media_id: str, out: Path, outputs: list[Output], *, step: JobKind,
+    def __init__(self, rt: Runtime, claim: Job, media_id: str, out: Path, outputs: list[Output], *, step: JobKind,
                  index: int = 0, progressive: bool, on_record: OnRecord | None = None) -> None:
-        self.rt, self.media_id, self.out, self.outputs = rt, media_id, out, outputs
+        self.rt, self.claim, self.media_id, self.out, self.outputs = rt, claim, media_id, out, outputs
         self.step, self.index, self.progressive, self.on_record = step, index, progressive, on_record
         self.gone = False  # the media was deleted meanwhile
         with rt.db.read() as session:
@@ -156,6 +158,8 @@ class Publisher:
         """Removes what every part stored, for an encode that failed for good (its give-up unlists the rows). A part
         still running stores nothing after this: its next record finds the media failed, and discards too."""
         with self.rt.db.read() as session:
+            if not self.rt.jobs.holds(session, self.claim):
+                return  # what is stored is the attempt's that took over
             parts = parts_of(session, self.media_id, self.step)
             names = {name for part in parts for name in part.outputs} | {output.name for output in self.outputs}
         for name in names:
@@ -214,6 +218,8 @@ class Publisher:
                 return False
             if media.status == MediaStatus.FAILED:
                 raise PermanentError("the media failed meanwhile")
+            if not self.rt.jobs.holds(session, self.claim):
+                raise ClaimLost("another worker took this encode over; this attempt stopped publishing")
             part = session.get(EncodePart, (self.media_id, self.step, self.index))
             assert part is not None  # planned before any part runs
             part.outputs = {**part.outputs, **{name: p.over(part.outputs[name]) for name, p in self.progress.items()}}

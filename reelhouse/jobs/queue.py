@@ -127,6 +127,11 @@ class JobQueue:
             ).all()
         return [JobQueued(job_id, JobKind(kind)) for job_id, kind in rows]
 
+    def holds(self, session: Session, job: Job) -> bool:
+        """Whether the claim `job` came from is still this worker's, in `session`'s transaction: a worker that stalled
+        past its lease asks before it changes what the worker that took over now owns."""
+        return session.scalar(select(func.count()).select_from(Job).where(*_held(job))) == 1
+
     def renew(self, claims: Iterable[Job]) -> None:
         """Extends the leases this worker still holds (a claim taken over by another worker is left alone)."""
         with self.db.write() as session:

@@ -1,6 +1,6 @@
-"""The step API: what a job step is given (`JobContext`), what it may raise (`PermanentError`) and what it is
-(`Step`: a run, a give-up and its typed parameters). Steps are written against this alone, whichever dispatcher
-runs them: the embedded threads or workers on other machines.
+"""The step API: what a job step is given (`JobContext`), what it may raise (`PermanentError`, `ClaimLost`) and
+what it is (`Step`: a run, a give-up and its typed parameters). Steps are written against this alone, whichever
+dispatcher runs them: the embedded threads or workers on other machines.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ P = TypeVar("P", bound=Params)
 
 class PermanentError(Exception):
     """Retrying cannot help (the input is not media, the URL is refused...); the message is shown to users."""
+
+
+class ClaimLost(Exception):
+    """Another worker took this attempt's job over (this one stalled past its lease): it stops changing anything."""
 
 
 @dataclass

@@ -123,7 +123,7 @@ def run_playable(ctx: JobContext[Params]) -> None:
             _record_plan(rt, media.id, JobKind.TRANSCODE, chunks, first, rest)
         log.info("media %s: %s, published as it goes", media.id,
                  "stream copy" if copy else f"encoding the ladder in {len(chunks)} chunk(s)")
-        publisher = Publisher(rt, media.id, out, first, step=JobKind.TRANSCODE, progressive=True,
+        publisher = Publisher(rt, ctx.job, media.id, out, first, step=JobKind.TRANSCODE, progressive=True,
                               on_record=_settle(copy=copy))
         with nullcontext() if checked or video is None else _frames_checked(ctx, info, source, duration):
             _encode(ctx, publisher, args, duration=duration, work=work)
@@ -205,8 +205,8 @@ def run_chunk(ctx: JobContext[ChunkParams]) -> None:
         out = ctx.scratch / "hls"
         args = hls.encode_command(source, out, rungs, None, hls.every_segment(short_first=False), chunk=chunk,
                                   threads=rt.settings.encoder_threads)
-        publisher = Publisher(rt, media.id, out, _video_outputs(rungs), step=JobKind.TRANSCODE, index=chunk.index,
-                              progressive=True, on_record=_settle(copy=False))
+        publisher = Publisher(rt, ctx.job, media.id, out, _video_outputs(rungs), step=JobKind.TRANSCODE,
+                              index=chunk.index, progressive=True, on_record=_settle(copy=False))
         _encode(ctx, publisher, args, duration=max(seconds, 1.0), work=len(rungs))
 
 
@@ -274,7 +274,7 @@ def _encode_ladder_part(ctx: JobContext[Any], media_id: str, source: Location, r
     """One chunk of the rungs, keyframes and segments where the copied rendition's are; unlisted until all are."""
     rt, fps = ctx.runtime, rungs[0].fps
     out = ctx.scratch / "hls"
-    publisher = Publisher(rt, media_id, out, _ladder_outputs(rungs), step=JobKind.LADDER, index=chunk.index,
+    publisher = Publisher(rt, ctx.job, media_id, out, _ladder_outputs(rungs), step=JobKind.LADDER, index=chunk.index,
                           progressive=False)
     args = hls.encode_command(source, out, rungs, None, hls.at_times(starts, fps, chunk), cut=hls.EVERY_KEYFRAME,
                               chunk=chunk, threads=rt.settings.encoder_threads)

@@ -19,7 +19,7 @@ from typing import Any
 from reelhouse import logs
 from reelhouse.db.models import Job, Media
 from reelhouse.jobs import registry
-from reelhouse.jobs.step import PermanentError, Step
+from reelhouse.jobs.step import ClaimLost, PermanentError, Step
 from reelhouse.metrics import JOB_SECONDS
 from reelhouse.runtime import Runtime
 from reelhouse.storage.keys import purge_media
@@ -88,6 +88,9 @@ class JobRunner:
             log.info("job %s %s media=%s done", job.kind, job.id, job.media_id)
         except PermanentError as exc:
             outcome = self._fail(step, job, str(exc), permanent=True)
+        except ClaimLost as exc:  # the worker that took the job over settles it
+            outcome = "superseded"
+            log.warning("job %s %s media=%s stopped: %s", job.kind, job.id, job.media_id, exc)
         except Exception as exc:
             log.exception("job %s %s media=%s failed", job.kind, job.id, job.media_id)
             outcome = self._fail(step, job, f"{type(exc).__name__}: {exc}", permanent=False)
