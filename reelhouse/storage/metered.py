@@ -88,3 +88,6 @@ class Metered(Storage):
 
     def as_local_file(self, key: str, scratch: Path) -> AbstractContextManager[Path]:
         return self.inner.as_local_file(key, scratch)
+
+    def as_input(self, key: str, scratch: Path, seconds: int) -> AbstractContextManager[Path | str]:
+        return self.inner.as_input(key, scratch, seconds)
