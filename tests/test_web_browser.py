@@ -20,7 +20,11 @@ from tests.conftest import IN_ONE_PASS
 from tests.web_helpers import PASSWORD, make_user
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 
 CHROMIUM = shutil.which("chromium")
@@ -72,6 +76,10 @@ def until(condition: Callable[[], object], timeout: float = 60, what: str = "con
         try:
             value = condition()
         except (StaleElementReferenceException, NoSuchElementException):  # the page reloaded under us
+            value = None
+        except WebDriverException as exc:  # chromium's word for a stale node, read while the page re-renders
+            if "does not belong to the document" not in exc.msg:
+                raise
             value = None
         if value:
             return value
