@@ -10,7 +10,7 @@ def test_a_crash_is_a_500_envelope_and_the_connection_survives(api, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(media, "get_media", broken)
+    monkeypatch.setattr(media, "media_snapshot", broken)
     crashed = api.get("/on-demand/00000000-0000-4000-8000-000000000000")
     assert crashed.status_code == 500
     assert crashed.json() == {"success": False, "error": {

@@ -102,16 +102,23 @@ def uuid_param(name: str, where: Callable[..., Any] = Path) -> Callable[..., Cor
 T = TypeVar("T")
 
 
+async def near_data(rt: Runtime, work: Callable[[], T]) -> T:
+    """`work()`, which reads the database, for the API's busiest reads: on the event loop where the database is SQLite
+    in this process, in a worker thread where it is a server to wait for. Handing a SQLite read to a thread cost more
+    than the read: the thread pool's round trip, and the read's data crossing to the other core and back."""
+    return work() if rt.db.in_process else await run_in_threadpool(work)
+
+
 async def reading(rt: Runtime, work: Callable[[Session], T]) -> T:
-    """`work` on a read session, for the API's busiest reads: on the event loop where the database is SQLite in this
-    process, in a worker thread where it is a server to wait for. Handing a SQLite read to a thread cost more than
-    the read: the thread pool's round trip, and the read's data crossing to the other core and back."""
+    """`work` on a read session, `near_data`."""
 
     def run() -> T:
         with rt.db.read() as session:
             return work(session)
 
-    return run() if rt.db.in_process else await run_in_threadpool(run)
+    return await near_data(rt, run)
+
+
 MAX_PAGE = 2**31 - 1  # far past any real listing; keeps the SQL OFFSET inside a 64-bit integer
 
 

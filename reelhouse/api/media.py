@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, selectinload
 
-from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep, reading
+from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep, near_data, reading
 from reelhouse.api.idempotency import IdempotencyDep
-from reelhouse.api.routing import WireRoute
+from reelhouse.api.routing import WireRoute, wire_json
 from reelhouse.catalog import clips, media, tracks, transforms
 from reelhouse.db.generation import Remembered
 from reelhouse.db.models import Media
@@ -73,24 +73,25 @@ async def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> 
     return await reading(rt, listed)
 
 
-# GET media as rendered, per process, until a row it shows changes (SQLite's shared change count; none on PostgreSQL).
-_rendered: Remembered[tuple[str, str], Envelope[MediaOut]] = Remembered(10_000)
+# GET media's body, per process, until a row it shows changes (SQLite's shared change count; none on PostgreSQL). Kept
+# as bytes: a hit is sent as it is, and the garbage collector has nothing to walk in ten thousand of them.
+_rendered: Remembered[tuple[str, str], bytes] = Remembered(10_000)
 
 
 @router.get("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Get a media by ID")
-async def read_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Envelope[MediaOut]:
+async def read_media(media_id: MediaIdDep, rt: RuntimeDep, workspace: WorkspaceDep) -> Response:
     """A media polled while it processes costs no database read until it changes (`db.generation.Remembered`)."""
     kept = _rendered.current(rt.db.generation)
-    if kept is not None and (workspace, media_id) in kept:
-        return kept[(workspace, media_id)]
+    body = None if kept is None else kept.get((workspace, media_id))
+    if body is None:
+        def read() -> bytes:
+            return wire_json(Envelope(data=views.media(media.media_snapshot(rt.db, workspace, media_id),
+                                                       rt.settings.base_url)))
 
-    def read(session: Session) -> Envelope[MediaOut]:
-        return Envelope(data=views.media(media.get_media(session, workspace, media_id), rt.settings.base_url))
-
-    answer = await reading(rt, read)
-    if kept is not None:
-        kept[(workspace, media_id)] = answer
-    return answer
+        body = await near_data(rt, read)
+        if kept is not None:
+            kept[(workspace, media_id)] = body
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/on-demand/{mediaId}", response_model=Envelope[MediaOut], summary="Update a media by ID")

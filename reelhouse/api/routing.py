@@ -7,7 +7,12 @@ from typing import Any
 
 from fastapi import Response
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
+
+
+def wire_json(model: BaseModel) -> bytes:
+    """A wire model as a client receives it, rendered as `WireRoute` renders an answer: by alias, Nones left out."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True, exclude_none=True)
 
 
 class WireRoute(APIRoute):
