@@ -6,7 +6,9 @@ It seeds a workspace with 10,000 Ready media (`--media`; each with a public play
 and an MP4 download, as a finished upload has) straight through the database layer, starts `reelhouse serve` as a
 real process (one process; its embedded workers poll as they always do) and drives it with wrk, 2 threads and 16
 connections, from a second process on loopback:
-  * GET one media (authentication, one query, rendering);
+  * GET one media (authentication, one query, rendering), the same one again and again as a client polling it does
+    (SQLite keeps what it rendered until a row it shows changes), and a different one on every request, in turn
+    through the 10,000 (the first read of each, which PostgreSQL pays on every read);
   * GET list pages of 10 and of 50 media (50 is the API's largest page), the first page and one in the middle of
     the 10,000, giving the cost per media listed.
 Baseline in the same run, the framework floor: a bare Starlette app under the same uvicorn (uvloop, httptools)
@@ -38,7 +40,19 @@ from reelhouse.settings import Settings
 from reelhouse.testing import add_ready_media, free_port, make_token
 
 CONNECTIONS = 16
+EACH = "GET media, a different one each time"
 FLOOR = "floor: same bytes, bare Starlette"
+
+# Each wrk thread walks its own half of the media, one after another, so no media is read twice in a run of fewer
+# requests than there are media (and the rendered answers kept start over once they number as many).
+EACH_MEDIA_LUA = """
+local ids = {}
+for line in io.lines("%s") do ids[#ids + 1] = line end
+local threads = 0
+function setup(thread) thread:set("first", threads); threads = threads + 1 end
+function init(args) n = first end
+function request() n = n + 2; return wrk.format(nil, "/v1/on-demand/" .. ids[n %% #ids + 1]) end
+"""
 
 FLOOR_APP = """
 import sys
@@ -67,9 +81,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children))
 
 
-def wrk(url: str, seconds: int, pid: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+def wrk(url: str, seconds: int, pid: int, headers: dict[str, str] | None = None,
+        script: Path | None = None) -> dict[str, float]:
     """Requests/s, p99 latency (ms) as wrk reports them, and the server's CPU µs per request; errors abort the run."""
     args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "30s", "--latency", url]
+    if script is not None:
+        args += ["-s", str(script)]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
     before = cpu_seconds(pid)
@@ -143,8 +160,11 @@ def main() -> None:
         one = ids[len(ids) // 2]
         deep = max(1, len(ids) // 50 // 2)  # a page in the middle: OFFSET walks past half of the media
         basic = {"Authorization": "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()}
+        (folder / "ids.txt").write_text("\n".join(ids) + "\n")
+        (folder / "each.lua").write_text(EACH_MEDIA_LUA % (folder / "ids.txt"))
         paths = {
             "GET media": (f"/v1/on-demand/{one}", 1),
+            EACH: ("/v1/on-demand", 1),  # the path each request asks for comes from each.lua
             "list, limit=10, first page": ("/v1/on-demand?limit=10", 10),
             "list, limit=50, first page": ("/v1/on-demand?limit=50", 50),
             f"list, limit=50, page {deep}": (f"/v1/on-demand?limit=50&offset={deep}", 50),
@@ -174,7 +194,8 @@ def main() -> None:
                         results.setdefault(FLOOR, []).append(
                             wrk(f"http://127.0.0.1:{floor_port}{paths['GET media'][0]}", args.duration, floor.pid))
                         results.setdefault(f"{label if tree else ''}{name}", []).append(
-                            wrk(f"{base}{path}", args.duration, server.pid, basic))
+                            wrk(f"{base}{path}", args.duration, server.pid, basic,
+                                folder / "each.lua" if name == EACH else None))
             finally:
                 stop(server)
                 if floor is not None:
