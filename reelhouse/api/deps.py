@@ -110,7 +110,7 @@ async def near_data(rt: Runtime, work: Callable[[], T]) -> T:
 
 
 async def reading(rt: Runtime, work: Callable[[Session], T]) -> T:
-    """`work` on a read session, `near_data`."""
+    """`work` on a read session, run where `near_data` runs it."""
 
     def run() -> T:
         with rt.db.read() as session:
