@@ -135,7 +135,7 @@ def get_media(session: Session, workspace_id: str, media_id: str) -> Media:
 
 # GET media's read, the API's busiest, made from one statement read outside a transaction (`Database.snapshot`): the
 # media joined to everything its wire form shows, each part's columns in mapper order. Loading that join through a
-# session and the ORM cost three to five times the statement itself (profiled on both databases).
+# session and the ORM cost 2.5 to 4.5 times the statement itself (profiled on both databases).
 _SHOWN = [(None, Media), *((r.key, r.property.mapper.class_) for r in views.RENDERED)]
 _KEYS = [["id", *(a.key for a in sa_inspect(model).column_attrs if a.key != "id")] for _, model in _SHOWN]
 
