@@ -192,6 +192,31 @@ def test_a_dead_workers_job_is_taken_over_when_its_lease_runs_out(runtime: Runti
     assert recorder.runs == [job_id]
 
 
+def test_a_stalled_claim_stays_lost_after_the_job_is_queued_afresh(runtime: Runtime, media_id: str) -> None:
+    """A worker stalls past its lease; another takes the job over and finishes it; the job is queued afresh (its
+    attempts count starts again) and claimed once more. The stalled worker, waking with the same attempts count as
+    the new claim, must not take that claim for its own: it would end or renew a job another worker is running."""
+    job_id = enqueue(runtime, media_id)
+    stalled = runtime.jobs.claim([KIND])
+    assert stalled is not None
+    with runtime.db.write() as session:  # time travel: the stalled worker's lease has run out
+        session.execute(update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+    took_over = runtime.jobs.claim([KIND])
+    assert took_over is not None
+    runtime.jobs.complete(took_over)
+    enqueue(runtime, media_id)
+    running = runtime.jobs.claim([KIND])
+    assert running is not None and running.attempts == stalled.attempts
+
+    with runtime.db.read() as session:
+        assert not runtime.jobs.holds(session, stalled)
+        assert runtime.jobs.holds(session, running)
+    runtime.jobs.complete(stalled)
+    runtime.jobs.renew([stalled])
+    job = load(runtime, job_id)
+    assert (job.status, job.lease_until) == ("running", running.lease_until)
+
+
 def test_a_long_job_keeps_its_lease_and_runs_once(runtime: Runtime, media_id: str) -> None:
     recorder = Recorder(lambda attempt: time.sleep(2.5 * runtime.jobs.lease.total_seconds()))
     job_id = enqueue(runtime, media_id)

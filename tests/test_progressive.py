@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from reelhouse.db.enums import JobKind
-from reelhouse.db.models import EncodePart, Job, Media, Rendition, WebhookEvent, utcnow
+from reelhouse.db.models import EncodePart, Job, Media, Rendition, WebhookEvent, new_id, utcnow
 from reelhouse.jobs.queue import enqueue
 from reelhouse.media import hls
 from reelhouse.media.ffmpeg import find_ffmpeg
@@ -341,7 +341,7 @@ def test_a_worker_whose_encode_was_taken_over_stops_publishing_and_the_new_attem
         with rt.db.write() as session:  # another worker's claim, as when a stalled one's lease ran out
             taken = session.scalars(select(Job).where(Job.media_id == created["id"],
                                                       Job.kind == JobKind.TRANSCODE)).one()
-            taken.attempts += 1
+            taken.attempts, taken.claim = taken.attempts + 1, new_id()
             taken.lease_until = utcnow() + timedelta(minutes=5)  # held by this test meanwhile
         recorded = _recorded(server, created["id"])
         time.sleep(2)  # the first attempt's ffmpeg encodes on, at real time

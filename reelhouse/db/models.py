@@ -312,6 +312,8 @@ class Job(Timestamps, Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A new id for each claim: it names the claim, where `attempts` starts again when the job is queued afresh.
+    claim: Mapped[str | None] = mapped_column(String(36))
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
     progress: Mapped[float] = mapped_column(Float, default=0.0)

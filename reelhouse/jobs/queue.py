@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from reelhouse.db.engine import Database, after_commit
 from reelhouse.db.enums import JobKind, JobStatus
-from reelhouse.db.models import Job, Media, Workspace, utcnow
+from reelhouse.db.models import Job, Media, Workspace, new_id, utcnow
 from reelhouse.jobs.dispatch import JobQueued
 from reelhouse.jobs.params import Params
 from reelhouse.settings import Settings
@@ -64,8 +64,8 @@ def _under_cap(now: datetime, cap: int) -> ColumnElement[bool]:
 
 
 def _held(job: Job) -> tuple[ColumnElement[bool], ...]:
-    """The claim `job` came from is still this worker's: each claim bumps `attempts`, so it names the claim."""
-    return Job.id == job.id, Job.status == JobStatus.RUNNING, Job.attempts == job.attempts
+    """The claim `job` came from is still this worker's."""
+    return Job.id == job.id, Job.status == JobStatus.RUNNING, Job.claim == job.claim
 
 
 class JobQueue:
@@ -111,7 +111,7 @@ class JobQueue:
         claimed = session.execute(
             update(Job)
             .where(Job.id == job_id, _claimable(now), _under_cap(now, self.workspace_cap))
-            .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, lease_until=now + self.lease)
+            .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, claim=new_id(), lease_until=now + self.lease)
         )
         return claimed.rowcount == 1
 

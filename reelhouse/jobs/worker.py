@@ -75,7 +75,7 @@ class JobRunner:
         if job.attempts > queue.max_attempts:  # its workers kept dying mid-run
             self._fail(step, job, job.error or "processing was interrupted too many times", permanent=True)
             return
-        scratch = self.runtime.settings.scratch_dir / f"{job.id}.{job.attempts}"  # a dead attempt's ffmpeg may linger
+        scratch = self.runtime.settings.scratch_dir / f"{job.id}.{job.claim}"  # a dead attempt's ffmpeg may linger
         scratch.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._running[job.id] = job
