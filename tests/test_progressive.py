@@ -33,17 +33,18 @@ from reelhouse.storage.memory import MemoryStorage
 from reelhouse.testing import Server, free_port, make_token, start_server
 from reelhouse.wire.errors import ApiError
 from tests.clips import make_clip
-from tests.conftest import IN_ONE_PASS, ON_POSTGRES, fresh_postgres, server_settings, wait_for
+from tests.conftest import IN_ONE_PASS, ON_POSTGRES, fresh_postgres, server_settings, wait_for, wait_until
 
 MPEG2 = {"vcodec": "mpeg2video", "acodec": "mp2"}  # not playable as it is: encoded into the whole ladder
 VTT = "WEBVTT\n\n00:00.500 --> 00:02.000\nFirst words\n\n00:04.000 --> 00:04.800\nLast words\n"
 
 WRAPPER = """#!{python}
-import os, subprocess, sys, time
+import ctypes, os, signal, subprocess, sys, time
 args = sys.argv[1:]
 if "hls" in args and os.path.exists({slow!r}):
     args.insert(args.index("-i"), "-re")
-process = subprocess.Popen([{ffmpeg!r}, *args])
+# PR_SET_PDEATHSIG: killing this wrapper kills its ffmpeg too, as killing ffmpeg itself would.
+process = subprocess.Popen([{ffmpeg!r}, *args], preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGKILL))
 while process.poll() is None:
     if "hls" in args and os.path.exists({kill!r}) and ("-ss" in args or open({kill!r}).read() != "chunks"):
         process.kill()
@@ -326,25 +327,28 @@ def test_a_retry_after_a_crash_keeps_what_was_published_and_finishes_the_rest(wr
     assert wapi.get(f"/on-demand/{created['id']}").json()["data"]["status"] == "Ready"
 
 
-def test_a_worker_whose_encode_was_taken_over_stops_publishing_and_the_new_attempt_finishes(wrapped, wapi, encodes,
-                                                                                            create):
+def test_a_worker_whose_encode_was_taken_over_stops_and_the_new_attempt_finishes(wrapped, wapi, encodes, create):
     """A worker that stalled past its lease, its job claimed by another meanwhile, records and removes nothing
-    more: the attempt that took over owns the playlists, which only ever grow."""
+    more, and stops its ffmpeg rather than encode on for nothing: the attempt that took over owns the playlists,
+    which only ever grow."""
     server, _ = wrapped
     rt = server.runtime
     encodes.slow()
     try:
-        created = create("stalled.ts", seconds=5, width=320, height=240, **MPEG2)
+        created = create("stalled.ts", seconds=20, width=320, height=240, **MPEG2)
         _status(wapi, created["id"], ("Ready",))
         viewer = Viewer(server.url, created["playbackIds"][0]["id"])
         viewer.sample()
         with rt.db.write() as session:  # another worker's claim, as when a stalled one's lease ran out
             taken = session.scalars(select(Job).where(Job.media_id == created["id"],
                                                       Job.kind == JobKind.TRANSCODE)).one()
+            stalled = server.settings.scratch_dir / f"{taken.id}.{taken.claim}"  # the stalled attempt's, while it runs
             taken.attempts, taken.claim = taken.attempts + 1, new_id()
             taken.lease_until = utcnow() + timedelta(minutes=5)  # held by this test meanwhile
         recorded = _recorded(server, created["id"])
-        time.sleep(2)  # the first attempt's ffmpeg encodes on, at real time
+        assert stalled.is_dir()
+        # Its ffmpeg, at real time, has most of the 20 s still to encode: the attempt ends long before, once stopped.
+        wait_until(lambda: not stalled.exists(), timeout=12, what="the stalled attempt stopping")
         assert _recorded(server, created["id"]) == recorded, "the attempt taken over published more"
         viewer.sample()
     finally:
@@ -353,7 +357,7 @@ def test_a_worker_whose_encode_was_taken_over_stops_publishing_and_the_new_attem
     wait_until_done(server, created["id"])
     assert viewer.sample(), "the attempt that took over ended every playlist"
     times = decoded(f"{server.url}/stream/{created['playbackIds'][0]['id']}/v240/index.m3u8", "video")
-    assert max(b - a for a, b in zip(times, times[1:])) < 0.05 and abs(times[-1] - times[0] - 5) < 0.1
+    assert max(b - a for a, b in zip(times, times[1:])) < 0.05 and abs(times[-1] - times[0] - 20) < 0.1
 
 
 def _recorded(server: Server, media_id: str) -> dict[str, int]:

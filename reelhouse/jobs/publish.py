@@ -269,7 +269,8 @@ def _describe(output: Output) -> Rendition:
 
 
 def follow(ctx: JobContext[Params], publisher: Publisher, args: list[str], *, duration: float, work: float) -> None:
-    """Runs ffmpeg while a thread publishes what it finishes; a publishing error is raised once ffmpeg is done."""
+    """Runs ffmpeg while a thread publishes what it finishes. A publishing error (another worker took the encode
+    over, say) stops ffmpeg within seconds, as nothing more it makes would be published, and is raised."""
     stop = threading.Event()
     failed: list[Exception] = []
 
@@ -283,7 +284,10 @@ def follow(ctx: JobContext[Params], publisher: Publisher, args: list[str], *, du
     watcher = threading.Thread(target=watch, name=f"publish-{ctx.media_id}", daemon=True)
     watcher.start()
     try:
-        ctx.ffmpeg(args, duration=duration, work=work, what="transcoding failed")
+        ctx.ffmpeg(args, duration=duration, work=work, what="transcoding failed", abandoned=lambda: bool(failed))
+    except PermanentError:
+        if not failed:  # else it was stopped for the publishing error raised below
+            raise
     finally:
         stop.set()
         watcher.join()

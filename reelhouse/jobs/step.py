@@ -65,11 +65,13 @@ class JobContext(Generic[P]):
             media = session.get(Media, self.media_id)
             return media is None or media.status == MediaStatus.FAILED
 
-    def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str, loglevel: str = "error") -> list[str]:
+    def ffmpeg(self, args: list[str], *, duration: float, work: float, what: str, loglevel: str = "error",
+               abandoned: Callable[[], bool] | None = None) -> list[str]:
         """Runs ffmpeg for this job. It is killed after a generous but finite time — `work` times the media's
         duration, scaled by the ffmpeg_timeout_factor setting — so a stuck run never holds a worker, and within
-        seconds of its media being deleted or failing; progress is recorded in 10 % steps; a failure is permanent and
-        reads "<what>: <ffmpeg's error>". Returns the last lines ffmpeg logged at `loglevel`."""
+        seconds of its media being deleted or failing, or of `abandoned()` saying its output is no longer wanted;
+        progress is recorded in 10 % steps; a failure is permanent and reads "<what>: <ffmpeg's error>". Returns
+        the last lines ffmpeg logged at `loglevel`."""
         settings = self.runtime.settings
         reported = -1.0
 
@@ -83,7 +85,8 @@ class JobContext(Generic[P]):
         timeout = 120 + duration * work * settings.ffmpeg_timeout_factor
         try:
             return run_ffmpeg(args, timeout=timeout, ffmpeg=settings.ffmpeg_path, on_progress=progress,
-                              cancelled=self.media_gone, loglevel=loglevel)
+                              cancelled=lambda: (abandoned is not None and abandoned()) or self.media_gone(),
+                              loglevel=loglevel)
         except FFmpegCancelled:
             raise PermanentError("the media was deleted or failed") from None
         except FFmpegError as exc:
