@@ -11,7 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 
 
 def wire_json(model: BaseModel) -> bytes:
-    """A wire model as a client receives it, rendered as `WireRoute` renders an answer: by alias, Nones left out."""
+    """A wire model as a client receives it: by alias, Nones left out (every `WireRoute` answer is rendered so)."""
     return model.__pydantic_serializer__.to_json(model, by_alias=True, exclude_none=True)
 
 
@@ -33,8 +33,7 @@ class WireRoute(APIRoute):
     def _render(self, answer: Any) -> Any:
         if self._adapter is None or isinstance(answer, Response):
             return answer
-        body = self._adapter.dump_json(self._adapter.validate_python(answer, from_attributes=True), by_alias=True,
-                                       exclude_none=True)
+        body = wire_json(self._adapter.validate_python(answer, from_attributes=True))
         return Response(body, status_code=self.status_code or 200, media_type="application/json")
 
     def _rendering(self, endpoint: Callable[..., Any]) -> Callable[..., Any]:
