@@ -116,7 +116,8 @@ def serve(host: str | None, port: int | None, processes: int | None, no_workers:
                       REELHOUSE_DATA_DIR=str(settings.data_dir.resolve()), PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
                       REELHOUSE_WORKERS=str(settings.workers), REELHOUSE_WEBHOOK_WORKERS=str(settings.webhook_workers))
     Granian("reelhouse.app:app_from_environment", factory=True, interface=Interfaces.ASGI, workers=settings.processes,
-            address=settings.host, port=settings.port, log_level=LogLevels.info, workers_kill_timeout=10).serve()
+            runtime_threads=settings.io_threads, address=settings.host, port=settings.port, log_level=LogLevels.info,
+            workers_kill_timeout=10).serve()
 
 
 @main.command()

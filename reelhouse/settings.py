@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     upload_max_timeout: int = Field(default=86400, description="longest timeout, in seconds, a direct upload request may set")
 
     processes: int = Field(default=1, ge=1, description="API processes `serve` runs, each with its own workers")
+    io_threads: int = Field(default=2, ge=1, description="threads per API process that move bytes between sockets and files (the server's runtime threads); with one, file sends are held to one core's speed")
     workers: int = Field(default=2, ge=0, description="embedded job worker threads per process; 0 runs none")
     job_lease_seconds: float = Field(default=30.0, gt=0, description="seconds a job's claim lasts without renewal; a dead worker's job is picked up again after this")
     workspace_max_running_jobs: int = Field(default=8, ge=1, description="jobs one workspace may have running at once, across all workers; more wait queued, so one tenant's bulk upload cannot starve the others")
