@@ -109,16 +109,6 @@ async def near_data(rt: Runtime, work: Callable[[], T]) -> T:
     return work() if rt.db.in_process else await run_in_threadpool(work)
 
 
-async def reading(rt: Runtime, work: Callable[[Session], T]) -> T:
-    """`work` on a read session, run where `near_data` runs it."""
-
-    def run() -> T:
-        with rt.db.read() as session:
-            return work(session)
-
-    return await near_data(rt, run)
-
-
 MAX_PAGE = 2**31 - 1  # far past any real listing; keeps the SQL OFFSET inside a 64-bit integer
 
 
@@ -142,10 +132,17 @@ class Page:
         ident: InstrumentedAttribute[Any] = model.id  # type: ignore[attr-defined]
         order = (by.desc(), ident.desc()) if self.order_by == "desc" else (by.asc(), ident.asc())
         rows = session.scalars(
-            select(model).where(*where).order_by(*order)
-            .offset((self.page - 1) * self.limit).limit(self.limit).options(*options)
+            select(model).where(*where).order_by(*order).offset(self.start).limit(self.limit).options(*options)
         ).all()
-        return rows, Pagination(total_records=total, current_offset=self.page, offset_count=math.ceil(total / self.limit))
+        return rows, self.pagination(total)
+
+    @property
+    def start(self) -> int:
+        """The number of rows before this page."""
+        return (self.page - 1) * self.limit
+
+    def pagination(self, total: int) -> Pagination:
+        return Pagination(total_records=total, current_offset=self.page, offset_count=math.ceil(total / self.limit))
 
 
 async def page(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session, selectinload
 
-from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep, near_data, reading
+from reelhouse.api.deps import MediaIdDep, PageDep, RuntimeDep, WorkspaceDep, near_data
 from reelhouse.api.idempotency import IdempotencyDep
 from reelhouse.api.routing import WireRoute, wire_json
 from reelhouse.catalog import clips, media, tracks, transforms
 from reelhouse.db.generation import Remembered
-from reelhouse.db.models import Media
 from reelhouse.net.fetch import FetchError, check_url
 from reelhouse.storage.keys import purge_media
 from reelhouse.wire import views
@@ -65,12 +63,11 @@ def create_media(
 
 @router.get("/on-demand", response_model=ListEnvelope[MediaOut], summary="List media")
 async def list_media(rt: RuntimeDep, workspace: WorkspaceDep, page: PageDep) -> ListEnvelope[MediaOut]:
-    def listed(session: Session) -> ListEnvelope[MediaOut]:
-        rows, pagination = page.select(session, Media, Media.workspace_id == workspace, by=Media.created_at,
-                                       options=[selectinload(r) for r in views.RENDERED])
-        return ListEnvelope(data=[views.media(row, rt.settings.base_url) for row in rows], pagination=pagination)
+    def listed() -> ListEnvelope[MediaOut]:
+        rows, total = media.media_page_snapshot(rt.db, workspace, page.limit, page.start, page.order_by == "desc")
+        return ListEnvelope(data=[views.media(row, rt.settings.base_url) for row in rows], pagination=page.pagination(total))
 
-    return await reading(rt, listed)
+    return await near_data(rt, listed)
 
 
 # GET media's body, per process, until a row it shows changes (SQLite's shared change count; none on PostgreSQL). Kept

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, joinedload
 
@@ -133,44 +133,74 @@ def get_media(session: Session, workspace_id: str, media_id: str) -> Media:
     return media
 
 
-# GET media's read, the API's busiest, made from one statement read outside a transaction (`Database.snapshot`): the
-# media joined to everything its wire form shows, each part's columns in mapper order. Loading that join through a
-# session and the ORM cost 2.5 to 4.5 times the statement itself (profiled on both databases).
+# GET media's read, the API's busiest, and the media list's, each made from one statement read outside a transaction
+# (`Database.snapshot`): the media joined to everything its wire form shows, each part's columns in mapper order.
+# Loading that join through a session and the ORM cost 2.5 to 4.5 times the statement itself (profiled on both
+# databases); a list page loaded each related table with a query of its own besides.
 _SHOWN = [(None, Media), *((r.key, r.property.mapper.class_) for r in views.RENDERED)]
 _KEYS = [["id", *(a.key for a in sa_inspect(model).column_attrs if a.key != "id")] for _, model in _SHOWN]
 
 
-def _snapshot_statement() -> Select[Any]:
+def _joined(where: ColumnElement[bool], *order: ColumnElement[Any]) -> Select[Any]:
+    """The media matching `where`, in `order`, each joined to what it shows (in each relationship's own order)."""
     statement = select(*(getattr(model, key) for (_, model), keys in zip(_SHOWN, _KEYS) for key in keys))
     statement = statement.select_from(Media)
     for relationship in views.RENDERED:
         statement = statement.outerjoin(relationship)
-    return statement.where(_BY_ID.whereclause).order_by(  # type: ignore[arg-type]
-        *(c for r in views.RENDERED for c in r.property.order_by or ()))  # each relationship's own order
+    return statement.where(where).order_by(*order, *(c for r in views.RENDERED for c in r.property.order_by or ()))
 
 
-_SNAPSHOT = _snapshot_statement()
+def _listed(newest_first: bool) -> Select[Any]:
+    """A page of a workspace's media by creation time, then id, both the same way: the (workspace, created_at, id)
+    index walked either way yields the page's ids without sorting the workspace."""
+    order = (Media.created_at.desc(), Media.id.desc()) if newest_first else (Media.created_at.asc(), Media.id.asc())
+    page = select(Media.id).where(Media.workspace_id == bindparam("workspace")).order_by(*order) \
+        .limit(bindparam("limit")).offset(bindparam("start"))
+    return _joined(Media.id.in_(page), *order)
+
+
+_SNAPSHOT = _joined(_BY_ID.whereclause)  # type: ignore[arg-type]
+_LISTED = {newest_first: _listed(newest_first) for newest_first in (True, False)}
+_COUNTED = select(func.count()).select_from(Media).where(Media.workspace_id == bindparam("workspace"))
 
 
 def media_snapshot(db: Database, workspace_id: str, media_id: str) -> Media:
     """`get_media` without a session: a detached copy, to render and never to change. Its relationships hold
     what the join found, in order, each row once; 404 when the workspace has none such."""
-    rows = db.snapshot(_SNAPSHOT, {"workspace": workspace_id, "media": media_id})
-    if not rows:
+    found = _assembled(db.snapshot(_SNAPSHOT, {"workspace": workspace_id, "media": media_id}))
+    if not found:
         raise not_found()
-    parts: list[dict[Any, Any]] = [{} for _ in _SHOWN]
+    return found[0]
+
+
+def media_page_snapshot(db: Database, workspace_id: str, limit: int, start: int, newest_first: bool
+                        ) -> tuple[list[Media], int]:
+    """The workspace's media from the `start`th, at most `limit`, newest or oldest first, as `media_snapshot` reads
+    each; and how many media the workspace has."""
+    total = db.snapshot(_COUNTED, {"workspace": workspace_id})[0][0]
+    rows = db.snapshot(_LISTED[newest_first], {"workspace": workspace_id, "limit": limit, "start": start})
+    return _assembled(rows), total
+
+
+def _assembled(rows: Sequence[Row[Any]]) -> list[Media]:
+    """The media in the rows of a `_joined` statement, in their order, each relationship holding the rows the join
+    found for it in the order they first appear (a media with two playback IDs and three tracks takes six rows)."""
+    made: dict[str, Media] = {}
+    seen: set[tuple[int, Any]] = set()
     for row in rows:
-        start = 0
-        for found, keys in zip(parts, _KEYS):
+        media = made.get(row[0])
+        if media is None:
+            media = made[row[0]] = _detached(Media, _KEYS[0], row[:len(_KEYS[0])])
+            for relationship, _ in _SHOWN[1:]:
+                media.__dict__[relationship] = []
+        start = len(_KEYS[0])
+        for part, ((relationship, model), keys) in enumerate(zip(_SHOWN[1:], _KEYS[1:])):
             values = row[start:start + len(keys)]
             start += len(keys)
-            if values[0] is not None and values[0] not in found:  # its id; None where an outer join found none
-                found[values[0]] = values
-    (media,), children = parts[0].values(), parts[1:]
-    made = _detached(Media, _KEYS[0], media)
-    for (relationship, model), keys, found in zip(_SHOWN[1:], _KEYS[1:], children):
-        made.__dict__[relationship] = [_detached(model, keys, values) for values in found.values()]
-    return made
+            if values[0] is not None and (part, values[0]) not in seen:  # its id; None where an outer join found none
+                seen.add((part, values[0]))
+                media.__dict__[relationship].append(_detached(model, keys, values))
+    return list(made.values())
 
 
 def _detached(model: type[T], keys: list[str], values: Sequence[Any]) -> T:
