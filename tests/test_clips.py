@@ -113,6 +113,10 @@ def test_clip_of_a_media_lists_plays_and_outlives_its_source(fp: Fastpix, api: h
     assert (listed.pagination.total_records, listed.pagination.offset_count) == (2, 2)
     second = fp.manage_videos.get_media_clips(source_media_id=source, limit=1, offset=2, order_by="asc")
     assert [c.id for c in second.data] == [whole.id]
+    unclipped = api.get(f"/on-demand/{clip.id}/media-clips").json()  # a media nothing was cut from: an empty page
+    assert (unclipped["data"], unclipped["pagination"]["totalRecords"]) == ([], 0)
+    unknown = api.get("/on-demand/8f14e45f-ceea-467a-9575-4d5b1c0a7d11/media-clips")
+    assert unknown.status_code == 404 and unknown.json()["error"]["message"] == "Media clip not found"
 
     fp.manage_videos.delete_media(media_id=source)
     after = fp.manage_videos.get_media(media_id=clip.id).data

@@ -8,13 +8,10 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from reelhouse.api.deps import Authenticated, PageDep, RuntimeDep, WorkspaceDep, uuid_param
 from reelhouse.api.routing import WireRoute
 from reelhouse.catalog import media
-from reelhouse.db.models import Media
 from reelhouse.wire import views
 from reelhouse.wire.errors import invalid_field, not_found
 from reelhouse.wire.schemas import ListEnvelope, MediaOut, Pagination
@@ -30,15 +27,14 @@ def media_clips(
     page: PageDep,
 ) -> ListEnvelope[MediaOut]:
     """A page of the clips cut from the media, which may have been deleted since: its clips live on."""
-    with rt.db.read() as session:
-        clipped = Media.workspace_id == workspace, Media.source_media_id == source_media_id
-        has_clip = session.scalar(select(Media.id).where(*clipped).limit(1)) is not None
-        if not has_clip and media.find_media(session, workspace, source_media_id) is None:
-            raise not_found("Media clip")
-        rows, pagination = page.select(session, Media, *clipped, by=Media.created_at,
-                                       options=[selectinload(r) for r in views.RENDERED])
-        data = [views.media_clip(row, rt.settings.base_url) for row in rows]
-    return ListEnvelope(data=data, pagination=pagination)
+    rows, total = media.media_page_snapshot(rt.db, workspace, page.limit, page.start, page.order_by == "desc",
+                                            clips_of=source_media_id)
+    if not total:
+        with rt.db.read() as session:
+            if media.find_media(session, workspace, source_media_id) is None:
+                raise not_found("Media clip")
+    return ListEnvelope(data=[views.media_clip(row, rt.settings.base_url) for row in rows],
+                        pagination=page.pagination(total))
 
 
 @router.get("/on-demand/{livestreamId}/live-clips", response_model=ListEnvelope[MediaOut],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, joinedload
 
@@ -150,18 +150,21 @@ def _joined(where: ColumnElement[bool], *order: ColumnElement[Any]) -> Select[An
     return statement.where(where).order_by(*order, *(c for r in views.RENDERED for c in r.property.order_by or ()))
 
 
-def _listed(newest_first: bool) -> Select[Any]:
-    """A page of a workspace's media by creation time, then id, both the same way: the (workspace, created_at, id)
-    index walked either way yields the page's ids without sorting the workspace."""
+def _listed(newest_first: bool, where: ColumnElement[bool]) -> Select[Any]:
+    """A page of the media matching `where` by creation time, then id, both the same way: an index on (workspace,
+    created_at, id) walked either way yields the page's ids without sorting the workspace."""
     order = (Media.created_at.desc(), Media.id.desc()) if newest_first else (Media.created_at.asc(), Media.id.asc())
-    page = select(Media.id).where(Media.workspace_id == bindparam("workspace")).order_by(*order) \
-        .limit(bindparam("limit")).offset(bindparam("start"))
+    page = select(Media.id).where(where).order_by(*order).limit(bindparam("limit")).offset(bindparam("start"))
     return _joined(Media.id.in_(page), *order)
 
 
 _SNAPSHOT = _joined(_BY_ID.whereclause)  # type: ignore[arg-type]
-_LISTED = {newest_first: _listed(newest_first) for newest_first in (True, False)}
-_COUNTED = select(func.count()).select_from(Media).where(Media.workspace_id == bindparam("workspace"))
+# A workspace's media, or only those clipped from one media (`clips_of`).
+_PAGED = {False: Media.workspace_id == bindparam("workspace"),
+          True: and_(Media.workspace_id == bindparam("workspace"), Media.source_media_id == bindparam("source"))}
+_LISTED = {(newest_first, clips): _listed(newest_first, where) for clips, where in _PAGED.items()
+           for newest_first in (True, False)}
+_COUNTED = {clips: select(func.count()).select_from(Media).where(where) for clips, where in _PAGED.items()}
 
 
 def media_snapshot(db: Database, workspace_id: str, media_id: str) -> Media:
@@ -173,12 +176,14 @@ def media_snapshot(db: Database, workspace_id: str, media_id: str) -> Media:
     return found[0]
 
 
-def media_page_snapshot(db: Database, workspace_id: str, limit: int, start: int, newest_first: bool
-                        ) -> tuple[list[Media], int]:
-    """The workspace's media from the `start`th, at most `limit`, newest or oldest first, as `media_snapshot` reads
-    each; and how many media the workspace has."""
-    total = db.snapshot(_COUNTED, {"workspace": workspace_id})[0][0]
-    rows = db.snapshot(_LISTED[newest_first], {"workspace": workspace_id, "limit": limit, "start": start})
+def media_page_snapshot(db: Database, workspace_id: str, limit: int, start: int, newest_first: bool,
+                        clips_of: str | None = None) -> tuple[list[Media], int]:
+    """The workspace's media (or those clipped from the media `clips_of`) from the `start`th, at most `limit`, newest
+    or oldest first, as `media_snapshot` reads each; and how many there are in all."""
+    clips = clips_of is not None
+    params = {"workspace": workspace_id, "source": clips_of}
+    total = db.snapshot(_COUNTED[clips], params)[0][0]
+    rows = db.snapshot(_LISTED[(newest_first, clips)], {**params, "limit": limit, "start": start})
     return _assembled(rows), total
 
 
