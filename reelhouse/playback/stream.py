@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 import jwt
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
